@@ -1,0 +1,424 @@
+"""The project's warehouse loader against the fastest native bulk load of the same data.
+
+    python -m benchmarks.load_benchmark --rows 1000000 --target postgres|mysql|both
+
+For each target, in one run:
+
+1. generate ``--rows`` rows in API (random key) order into Parquet — stream-like rows for
+   PostgreSQL (id, user, game, title with unicode/quotes/backslashes/tabs, viewer_count,
+   started_at, tags as ``list<string>`` → jsonb, is_mature, captured_at, snapshot_date),
+   position-like rows for MySQL (fund CNPJ, date, section, asset code, ISIN, decimal(28,8)
+   quantity and price, decimal(20,2) value, ...);
+2. create two fresh databases with the loader's own DDL (``ensure_schema``);
+3. (a) load the Parquet file with the project's loader (``Warehouse.load_partition``) in a child
+   process, which reports its wall time and its peak RSS (``VmHWM`` from ``/proc/self/status``, and
+   the same after imports as the interpreter baseline); the parent cross-checks the peak with
+   ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``;
+   (b) load the same rows with the native client from a ready CSV file, written beforehand and not
+   timed: ``psql -c "\\copy t FROM file CSV"``, and for MySQL ``mysql --local-infile=1 -e
+   "LOAD DATA LOCAL INFILE ..."`` of the file already sorted by primary key;
+4. print both times, the ratio loader/native and the peak RSS; drop the databases.
+
+Targets (DESIGN.md §5): ratio <= 1.2 and loader peak RSS <= 600 MiB. The exit status is 1 if a
+target is missed. Server URLs: ``ETL_BENCH_PG_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``) and ``ETL_BENCH_MYSQL_URL`` (default
+``mysql://root@127.0.0.1:3306/mysql``); the databases created are ``etl_bench_<random>_*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from etl_tasks.warehouse.base import Column, LoadMarker, TableSpec, connect
+from etl_tasks.warehouse.csv_stream import csv_bytes, csv_options
+from etl_tasks.warehouse.key_sort import key_order
+from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.render import MYSQL, POSTGRES, Rendering, render_batch
+
+PARTITION = dt.date(2025, 4, 10)
+ROW_GROUP_ROWS = 131_072
+MAX_RATIO = 1.2
+MAX_PEAK_MIB = 600.0
+
+STREAMS = TableSpec(
+    name="bench_streams",
+    partition_column="snapshot_date",
+    columns=(
+        Column("snapshot_date", "date", nullable=False),
+        Column("id", "text", nullable=False),
+        Column("user_id", "text", nullable=False),
+        Column("user_login", "text", nullable=False),
+        Column("game_id", "text"),
+        Column("game_name", "text", nullable=False),
+        Column("type", "text", nullable=False),
+        Column("title", "text", nullable=False),
+        Column("viewer_count", "bigint", nullable=False),
+        Column("started_at", "timestamp", nullable=False),
+        Column("language", "text", nullable=False),
+        Column("thumbnail_url", "text", nullable=False),
+        Column("tags", "json"),
+        Column("is_mature", "boolean"),
+        Column("captured_at", "timestamp", nullable=False),
+    ),
+    primary_key=("snapshot_date", "id"),
+)
+
+POSITIONS = TableSpec(
+    name="bench_positions",
+    partition_column="data_posicao",
+    columns=(
+        Column("cnpj_fundo", "text", nullable=False),
+        Column("data_posicao", "date", nullable=False),
+        Column("secao", "text", nullable=False),
+        Column("codativo", "text", nullable=False),
+        Column("isin", "text"),
+        Column("descricao", "text", nullable=False),
+        Column("emissor", "text"),
+        Column("vencimento", "date"),
+        Column("quantidade", "decimal(28,8)", nullable=False),
+        Column("preco", "decimal(28,8)", nullable=False),
+        Column("valor", "decimal(20,2)", nullable=False),
+        Column("pct_patrimonio", "decimal(12,10)"),
+    ),
+    primary_key=("cnpj_fundo", "data_posicao", "secao", "codativo"),
+)
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+
+def _text(values: np.ndarray) -> pa.Array:
+    return pa.array(values.astype(str), pa.string())
+
+
+def _with_nulls(values: pa.Array, rng: np.random.Generator, share: float) -> pa.Array:
+    mask = pa.array(rng.random(len(values)) < share)
+    return pc.if_else(mask, pa.scalar(None, values.type), values)
+
+
+def _decimal(rng: np.random.Generator, rows: int, whole_max: int, scale: int, precision: int):
+    whole = _text(rng.integers(0, whole_max, rows))
+    fraction = pc.utf8_lpad(_text(rng.integers(0, 10**scale, rows)), scale, "0")
+    return pc.binary_join_element_wise(whole, fraction, ".").cast(pa.decimal128(precision, scale))
+
+
+def _tags(rng: np.random.Generator, rows: int) -> pa.Array:
+    vocabulary = np.array(["English", "Português", "FPS", "日本語", "RPG", 'say "hi"', "Chill",
+                           "back\\slash", "Speedrun", "🎮"], dtype=object)
+    lengths = rng.integers(0, 4, rows)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    items = pa.array(vocabulary[rng.integers(0, len(vocabulary), int(lengths.sum()))], pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets), items, mask=pa.array(rng.random(rows) < 0.05))
+
+
+def stream_rows(rows: int, seed: int = 7) -> pa.Table:
+    """Stream-like rows in random id order (as the API pages them)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(np.arange(40_000_000_000, 40_000_000_000 + rows * 7, 7))
+    users = rng.integers(10_000_000, 999_999_999, rows)
+    games = rng.integers(1, 3000, rows)
+    titles = np.array(
+        [f'stream {i} — manhã de papo 🎮 "ao vivo"\ttab back\\slash, vírgula \\N NULL'
+         if i % 7 == 0 else f"playing game {i} with friends!" for i in range(5000)],
+        dtype=object,
+    )
+    game_names = np.array([f"Game {i}: the sequel ™" for i in range(3000)], dtype=object)
+    now = np.datetime64("2025-04-10T15:00:00.123456", "us")
+    started = now - rng.integers(0, 36_000_000_000, rows).astype("timedelta64[us]")
+    utc = pa.timestamp("us", tz="UTC")
+    return pa.table({
+        "snapshot_date": pa.array(np.full(rows, np.datetime64(PARTITION, "D"))),
+        "id": _text(ids),
+        "user_id": _text(users),
+        "user_login": pa.array(np.char.add("user_", users.astype(str))),
+        "game_id": _with_nulls(_text(games), rng, 0.02),
+        "game_name": pa.array(game_names[games], pa.string()),
+        "type": pa.array(np.full(rows, "live")),
+        "title": pa.array(titles[rng.integers(0, len(titles), rows)], pa.string()),
+        "viewer_count": pa.array(rng.integers(0, 200_000, rows)),
+        "started_at": pa.array(started).cast(utc),
+        "language": pa.array(np.array(["en", "pt", "ja", "es", "de"])[rng.integers(0, 5, rows)]),
+        "thumbnail_url": pa.array(np.char.add(np.char.add(
+            "https://static-cdn.jtvnw.net/previews-ttv/live_user_", users.astype(str)),
+            "-{width}x{height}.jpg")),
+        "tags": _tags(rng, rows),
+        "is_mature": _with_nulls(pa.array(rng.random(rows) < 0.3), rng, 0.01),
+        "captured_at": pa.array(np.full(rows, now)).cast(utc),
+    })
+
+
+def position_rows(rows: int, seed: int = 11) -> pa.Table:
+    """Portfolio-position-like rows (500 funds) in random key order."""
+    rng = np.random.default_rng(seed)
+    funds = 500
+    per_fund = -(-rows // funds)
+    cnpjs = _text(rng.integers(10**13, 10**14 - 1, funds)).to_numpy(zero_copy_only=False)
+    order = rng.permutation(funds * per_fund)[:rows]
+    fund, asset = order // per_fund, order % per_fund
+    sections = np.array(["acoes", "titpublico", "cotas", "caixa", "futuros", "opcoes",
+                         "debentures", "compromissada"])
+    expiry = np.datetime64("2025-01-01", "D") + rng.integers(0, 3000, rows).astype("timedelta64[D]")
+    return pa.table({
+        "cnpj_fundo": pa.array(cnpjs[fund], pa.string()),
+        "data_posicao": pa.array(np.full(rows, np.datetime64(PARTITION, "D"))),
+        "secao": pa.array(sections[asset % len(sections)]),
+        "codativo": pa.array(np.char.add("ATV", asset.astype(str))),
+        "isin": _with_nulls(pa.array(np.char.add("BRXXXX", np.char.zfill(asset.astype(str), 6))),
+                            rng, 0.1),
+        "descricao": pa.array(np.char.add("Ativo número ", asset.astype(str))),
+        "emissor": _with_nulls(pa.array(np.char.add("Emissor ", (asset % 300).astype(str))),
+                               rng, 0.2),
+        "vencimento": _with_nulls(pa.array(expiry), rng, 0.3),
+        "quantidade": _decimal(rng, rows, 10**12, 8, 28),
+        "preco": _decimal(rng, rows, 10**6, 8, 28),
+        "valor": _decimal(rng, rows, 10**15, 2, 20),
+        "pct_patrimonio": _with_nulls(_decimal(rng, rows, 1, 10, 12), rng, 0.05),
+    })
+
+
+def write_native_csv(
+    parquet: Path, table: TableSpec, rendering: Rendering, null_token: str, sort: bool, out: Path
+) -> None:
+    """The CSV the native client loads: same rendering as the loader; sorted by key if ``sort``."""
+    data = pq.read_table(parquet, columns=table.column_names)
+    if sort:
+        data = data.take(pa.array(key_order(data.select(list(table.primary_key)))))
+    options = csv_options(null_token)
+    with open(out, "wb") as handle:
+        for batch in data.to_batches(max_chunksize=65_536):
+            handle.write(memoryview(csv_bytes(render_batch(batch, table, rendering), options)))
+
+
+# ---- databases -------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """One benchmark target: its server, table, data and native command."""
+
+    name: str
+    admin_url: str
+    table: TableSpec
+    rows: Callable[[int], pa.Table]
+    rendering: Rendering
+    null_token: str
+    sort: bool
+
+    def database_url(self, database: str) -> str:
+        return urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{database}"))
+
+    def create_database(self, database: str) -> None:
+        self._admin(f"CREATE DATABASE {self._quoted(database)}"
+                    + (" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if self.name == "mysql" else ""))
+
+    def drop_database(self, database: str) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {self._quoted(database)}")
+
+    def _quoted(self, name: str) -> str:
+        return f"`{name}`" if self.name == "mysql" else f'"{name}"'
+
+    def _admin(self, sql: str) -> None:
+        if self.name == "postgres":
+            import psycopg2
+
+            connection = psycopg2.connect(self.admin_url, connect_timeout=10)
+            connection.autocommit = True
+        else:
+            import pymysql
+
+            parts = urlsplit(self.admin_url)
+            connection = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
+                                         user=unquote(parts.username or "root"),
+                                         password=unquote(parts.password or ""), autocommit=True)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+        finally:
+            connection.close()
+
+    def native_command(self, database: str, csv_path: Path) -> tuple[list[str], dict[str, str]]:
+        parts = urlsplit(self.admin_url)
+        columns = ", ".join(self.table.column_names)
+        env = dict(os.environ)
+        if self.name == "postgres":
+            if parts.password:
+                env["PGPASSWORD"] = unquote(parts.password)
+            command = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", parts.hostname or "",
+                       "-p", str(parts.port or 5432), "-U", unquote(parts.username or "postgres"),
+                       "-d", database, "-c",
+                       f"\\copy {self.table.name} ({columns}) FROM '{csv_path}' CSV"]
+            return command, env
+        if parts.password:
+            env["MYSQL_PWD"] = unquote(parts.password)
+        statement = (
+            f"LOAD DATA LOCAL INFILE '{csv_path}' INTO TABLE {self.table.name} "
+            "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
+            f"ESCAPED BY '' LINES TERMINATED BY '\\n' ({columns}); SHOW WARNINGS"
+        )
+        command = ["mysql", "--local-infile=1", "-h", parts.hostname or "", "-P",
+                   str(parts.port or 3306), "-u", unquote(parts.username or "root"), database,
+                   "-e", statement]
+        return command, env
+
+    def settle(self, url: str) -> None:
+        """Start each timed load from the same state (PostgreSQL: flush dirty buffers first)."""
+        if self.name == "postgres":
+            import psycopg2
+
+            connection = psycopg2.connect(url)
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("CHECKPOINT")
+            connection.close()
+
+
+def targets(selected: str) -> list[Target]:
+    pg = os.environ.get("ETL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    my = os.environ.get("ETL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql")
+    every = [
+        Target("postgres", pg, STREAMS, stream_rows, POSTGRES, "", sort=False),
+        Target("mysql", my, POSITIONS, position_rows, MYSQL, "NULL", sort=True),
+    ]
+    return [target for target in every if selected in ("both", target.name)]
+
+
+# ---- measuring -------------------------------------------------------------------------------
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set (VmHWM), KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def child_load(table_name: str, parquet: str) -> None:
+    """Run inside the child: one load_partition, then a JSON line with time and memory.
+
+    The URL comes in the environment (``ETL_BENCH_CHILD_URL``), never on the command line."""
+    url = os.environ["ETL_BENCH_CHILD_URL"]
+    table = {spec.name: spec for spec in (STREAMS, POSITIONS)}[table_name]
+    rows = ParquetSource(Path(parquet), table).num_rows
+    baseline = peak_rss_kib()
+    marker = LoadMarker("benchmark", table.name, PARTITION.isoformat(), "bench", rows)
+    started = time.perf_counter()
+    with connect(url) as warehouse:
+        loaded = warehouse.load_partition(table, Path(parquet), PARTITION, marker)
+    seconds = time.perf_counter() - started
+    strategy = getattr(warehouse, "last_sort_strategy", "")
+    print(json.dumps({"seconds": seconds, "rows": loaded, "peak_kib": peak_rss_kib(),
+                      "baseline_kib": baseline, "sort": strategy}))
+
+
+def run_loader(url: str, table: TableSpec, parquet: Path) -> dict:
+    command = [sys.executable, "-m", "benchmarks.load_benchmark", "--child-load", table.name,
+               str(parquet)]
+    env = {**os.environ, "ETL_BENCH_CHILD_URL": url}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"loader child failed:\n{done.stderr[-4000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["children_maxrss_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return result
+
+
+def run_native(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0 or done.stdout.strip():
+        raise SystemExit(f"native load failed or warned:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return seconds
+
+
+def benchmark(target: Target, rows: int, workdir: Path) -> bool:
+    """Measure one target; print the result; True when both targets are met."""
+    print(f"\n== {target.name}: {rows:,} rows into {target.table.name} ==", flush=True)
+    parquet = workdir / f"{target.table.name}.parquet"
+    csv_path = workdir / f"{target.table.name}.csv"
+    started = time.perf_counter()
+    pq.write_table(target.rows(rows), parquet, row_group_size=ROW_GROUP_ROWS)
+    write_native_csv(parquet, target.table, target.rendering, target.null_token, target.sort,
+                     csv_path)
+    print(f"data: {parquet.stat().st_size / 2**20:.0f} MiB Parquet, "
+          f"{csv_path.stat().st_size / 2**20:.0f} MiB CSV{' (sorted by key)' if target.sort else ''}"
+          f" ({time.perf_counter() - started:.1f} s to generate, not timed)", flush=True)
+    run_id = uuid.uuid4().hex[:8]
+    databases = {kind: f"etl_bench_{run_id}_{kind}" for kind in ("loader", "native")}
+    try:
+        for database in databases.values():
+            target.create_database(database)
+            with connect(target.database_url(database)) as warehouse:
+                warehouse.ensure_schema([target.table])
+        native_url = target.database_url(databases["native"])
+        target.settle(native_url)
+        native = run_native(*target.native_command(databases["native"], csv_path))
+        loader_url = target.database_url(databases["loader"])
+        target.settle(loader_url)
+        loaded = run_loader(loader_url, target.table, parquet)
+        with connect(native_url) as warehouse:
+            native_rows = warehouse.count_rows(target.table.name)
+        with connect(loader_url) as warehouse:
+            loader_rows = warehouse.count_rows(target.table.name)
+    finally:
+        for database in databases.values():
+            target.drop_database(database)
+    ratio = loaded["seconds"] / native
+    peak_mib = loaded["peak_kib"] / 1024
+    baseline_mib = loaded["baseline_kib"] / 1024
+    label = "psql \\copy" if target.name == "postgres" else "mysql LOAD DATA, sorted file"
+    print(f"native ({label}):".ljust(32) + f"{native:6.2f} s  ({native_rows:,} rows)")
+    print(f"loader (load_partition):        {loaded['seconds']:6.2f} s  ({loader_rows:,} rows"
+          f"{', sort: ' + loaded['sort'] if loaded['sort'] else ''})")
+    print(f"ratio loader/native:            {ratio:6.2f}   (target <= {MAX_RATIO})")
+    print(f"loader peak RSS:                {peak_mib:6.0f} MiB (interpreter + imports "
+          f"{baseline_mib:.0f} MiB, load {peak_mib - baseline_mib:.0f} MiB; "
+          f"RUSAGE_CHILDREN {loaded['children_maxrss_kib'] / 1024:.0f} MiB; target <= "
+          f"{MAX_PEAK_MIB:.0f})")
+    same_rows = native_rows == loader_rows == rows
+    if not same_rows:
+        print("ROW COUNTS DIFFER")
+    return same_rows and ratio <= MAX_RATIO and peak_mib <= MAX_PEAK_MIB
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--target", choices=("postgres", "mysql", "both"), default="both")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where to write the Parquet/CSV files (default: a temporary dir)")
+    parser.add_argument("--child-load", nargs=2, metavar=("TABLE", "PARQUET"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_load:
+        child_load(*args.child_load)
+        return 0
+    met = True
+    with tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.workdir) as workdir:
+        for target in targets(args.target):
+            met = benchmark(target, args.rows, Path(workdir)) and met
+    print("\nall targets met" if met else "\nTARGET MISSED")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

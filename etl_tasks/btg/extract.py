@@ -1,0 +1,289 @@
+"""BTG extract tasks: report ticket → raw files in the landing directory + a dated Parquet.
+
+    luigi --module etl_tasks BtgExtractCarteira --date 2025-04-10 --local-scheduler
+    luigi --module etl_tasks BtgExtractRentabilidade --date 2025-04-10 --local-scheduler \
+        --BtgExtractRentabilidade-dir-rentabilidade /dados/btg/rentabilidade
+
+Both extracts keep what BTG sent, byte for byte, under ``<landing dir>/YYYY-MM-DD/`` (the audit
+copy the original scripts kept), written atomically, and a Parquet partition the transforms read:
+
+* carteira (``POST /reports/Portfolio``, ``typeReport=3`` = ANBIMA XML 4.01, ``fundName=""`` =
+  every fund): the file as delivered (a ZIP with one XML per fund, or one XML), named as BTG's
+  ``Content-Disposition`` says, else ``<ticket>.zip``/``.xml``. Parquet: one row per fund file —
+  ``source`` (``file.zip!member.xml``), size, sha256 and the XML ``payload`` bytes. Parsing is the
+  transform's job, so a corrupt XML fails the transform while the landed file stays for audit.
+* rentabilidade (``POST /reports/NAVPerformance``, indexers from ``[btg] indexers``, every page):
+  each page's JSON body as received in ``page-N.json``. Parquet: one row per fund-day record with
+  the record as exact JSON text (numbers keep the digits BTG sent; never float).
+
+Landing directories are not part of the data's identity, so they are insignificant parameters
+(``--dir-carteira``/``--dir-rentabilidade`` of ``orquestrador-btg``), defaulting to
+``BTG_REPORT_PATH`` / ``BTG_RENTABILIDADE`` from the environment.
+
+Dates are ANBIMA business days: any other date is recorded as a skipped no-op whose reason names the
+holiday or weekend day, and no request is sent. ``{"result":"No records"}`` is zero rows, status
+done, with ``no_records: true`` in the sidecar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import luigi
+import pyarrow as pa
+
+from etl_tasks import config
+from etl_tasks.btg import jsontext
+from etl_tasks.btg.anbima import iter_report_files
+from etl_tasks.btg.client import BtgClient, JsonPage, NoRecords
+from etl_tasks.btg.settings import btg as btg_settings
+from etl_tasks.calendar import holiday_name, is_business_day
+from etl_tasks.core.stage import StageOutput, StageTask, utc_now
+from etl_tasks.core.targets import atomic_write_bytes
+from etl_tasks.errors import ConfigError, FatalExtractError
+
+TYPE_REPORT_ANBIMA_401 = 3  # B4: the only portfolio layout the parser reads
+WEEKDAYS_PT = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira",
+               "sábado", "domingo")
+PAGE_FILE = re.compile(r"^page-(\d+)\.json$")
+
+CARTEIRA_SCHEMA = pa.schema([
+    pa.field("ticket", pa.string(), nullable=False),
+    pa.field("landing_file", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("size_bytes", pa.int64(), nullable=False),
+    pa.field("sha256", pa.string(), nullable=False),
+    pa.field("payload", pa.binary(), nullable=False),
+    pa.field("extracted_at", pa.timestamp("us", tz="UTC"), nullable=False),
+])
+RENTABILIDADE_SCHEMA = pa.schema([
+    pa.field("ticket", pa.string(), nullable=False),
+    pa.field("page", pa.int32(), nullable=False),
+    pa.field("fund_name", pa.string(), nullable=False),
+    pa.field("cnpj", pa.string()),
+    pa.field("reference_date", pa.string()),
+    pa.field("record", pa.string(), nullable=False),  # exact JSON text of one record
+    pa.field("extracted_at", pa.timestamp("us", tz="UTC"), nullable=False),
+])
+
+
+def non_business_reason(date: dt.date) -> str | None:
+    """Why ``date`` has no BTG data (``"2025-03-04 não é dia útil ANBIMA (Carnaval)"``), or None
+    for an ANBIMA business day."""
+    if is_business_day(date):
+        return None
+    parts = [name for name in (holiday_name(date),) if name]
+    if date.weekday() >= 5:
+        parts.append(WEEKDAYS_PT[date.weekday()])
+    return f"{date.isoformat()} não é dia útil ANBIMA ({', '.join(parts)})"
+
+
+def contract_dates(date: dt.date) -> dict[str, str]:
+    """``startDate``/``endDate`` of a one-day request (B4/B5: plain ``YYYY-MM-DD``)."""
+    return {"startDate": date.isoformat(), "endDate": date.isoformat()}
+
+
+def ensure_writable(directory: Path, what: str) -> Path:
+    """Create ``directory`` and prove a file can be written there, or ConfigError saying how to fix
+    it; run before any API request so a bad directory costs no ticket."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write the {what} landing directory {directory} ({error.strerror or error}); "
+            "create it or give this user write permission, or choose another directory."
+        ) from error
+    return directory
+
+
+def is_skipped(task: StageTask) -> str | None:
+    """The skip reason recorded by an upstream stage, if it was skipped."""
+    return task.output().meta().get("skip_reason")
+
+
+def upstream_extra(task: StageTask) -> dict[str, Any]:
+    """The ``extra`` block of an upstream stage's sidecar."""
+    return dict(task.output().meta().get("extra") or {})
+
+
+class BtgExtract(StageTask):
+    """Base of the BTG extracts: business-day guard, landing directory, client counters."""
+
+    pipeline = "btg"
+    stage = "extract"
+    landing_env: ClassVar[str]
+    landing_what: ClassVar[str]
+
+    def requires(self) -> dict[str, luigi.Task]:
+        return {}
+
+    def landing_setting(self) -> str | None:
+        """The landing directory parameter of the subclass (None = from the environment)."""
+        raise NotImplementedError
+
+    def landing_dir(self) -> Path:
+        """``<landing root>/YYYY-MM-DD``."""
+        root = self.landing_setting() or config.env(self.landing_env)
+        if not root:
+            raise ConfigError(f"{self.landing_env} is not set; add it to .env or pass the directory.")
+        return Path(root) / self.date.isoformat()
+
+    def produce(self) -> StageOutput:
+        reason = non_business_reason(self.date)
+        if reason:
+            return StageOutput(self.schema(), [], skip_reason=reason)
+        landing = ensure_writable(self.landing_dir(), self.landing_what)
+        client = BtgClient.from_env()
+        try:
+            return self.fetch(client, landing)
+        finally:
+            client.close()
+
+    def schema(self) -> pa.Schema:
+        """The extract's Parquet schema."""
+        raise NotImplementedError
+
+    def fetch(self, client: BtgClient, landing: Path) -> StageOutput:
+        """Request, wait, land the raw data and return the rows."""
+        raise NotImplementedError
+
+
+class BtgExtractCarteira(BtgExtract):
+    """Every fund's ANBIMA 4.01 portfolio of the date: the ZIP/XML landed as received, one Parquet
+    row per fund file with its XML bytes."""
+
+    entity = "carteira"
+    landing_env = "BTG_REPORT_PATH"
+    landing_what = "carteira"
+    dir_carteira = luigi.OptionalParameter(
+        default=None,
+        significant=False,
+        description="landing directory of the raw carteira files (default: BTG_REPORT_PATH)",
+    )
+
+    def landing_setting(self) -> str | None:
+        return self.dir_carteira
+
+    def schema(self) -> pa.Schema:
+        return CARTEIRA_SCHEMA
+
+    def fetch(self, client: BtgClient, landing: Path) -> StageOutput:
+        contract = {**contract_dates(self.date), "typeReport": TYPE_REPORT_ANBIMA_401, "fundName": ""}
+        ticket = client.request_ticket("Portfolio", contract, int(btg_settings().page_size))
+        self.progress(f"ticket {ticket} requested; waiting for BTG")
+        outcome = client.file_report(ticket)
+        extra: dict[str, Any] = {"ticket": ticket, "landing_dir": str(landing)}
+        if isinstance(outcome, NoRecords):
+            self.progress("BTG answered No records")
+            return StageOutput(CARTEIRA_SCHEMA, [], http=client.stats,
+                               extra={**extra, "no_records": True, "files": 0})
+        landed = landing / outcome.filename
+        atomic_write_bytes(landed, outcome.content)
+        extracted_at = utc_now()
+        rows: dict[str, list[Any]] = {name: [] for name in CARTEIRA_SCHEMA.names}
+        for name, payload in iter_report_files(outcome.content, outcome.filename):
+            source = outcome.filename if name == outcome.filename else f"{outcome.filename}!{name}"
+            for column, value in (
+                ("ticket", ticket), ("landing_file", str(landed)), ("source", source),
+                ("size_bytes", len(payload)), ("sha256", hashlib.sha256(payload).hexdigest()),
+                ("payload", payload), ("extracted_at", extracted_at),
+            ):
+                rows[column].append(value)
+        table = pa.Table.from_pydict(rows, schema=CARTEIRA_SCHEMA)
+        self.progress(f"{table.num_rows} fund files in {outcome.filename}")
+        extra.update(no_records=False, files=table.num_rows, landing_file=str(landed),
+                     delivery=outcome.delivery, kind=outcome.kind, bytes=len(outcome.content))
+        return StageOutput(CARTEIRA_SCHEMA, [table], http=client.stats, extra=extra)
+
+
+class BtgExtractRentabilidade(BtgExtract):
+    """Every fund's NAV and returns of the date (all pages): pages landed as received, one Parquet
+    row per fund-day record as exact JSON text."""
+
+    entity = "rentabilidade"
+    landing_env = "BTG_RENTABILIDADE"
+    landing_what = "rentabilidade"
+    dir_rentabilidade = luigi.OptionalParameter(
+        default=None,
+        significant=False,
+        description="landing directory of the raw rentabilidade pages (default: BTG_RENTABILIDADE)",
+    )
+
+    def landing_setting(self) -> str | None:
+        return self.dir_rentabilidade
+
+    def schema(self) -> pa.Schema:
+        return RENTABILIDADE_SCHEMA
+
+    def fetch(self, client: BtgClient, landing: Path) -> StageOutput:
+        indexers = [str(code) for code in btg_settings().indexers]
+        contract = {**contract_dates(self.date), "indexers": indexers, "fundName": ""}
+        ticket = client.request_ticket("NAVPerformance", contract, int(btg_settings().page_size))
+        self.progress(f"ticket {ticket} requested; waiting for BTG")
+        report = client.json_report(ticket)
+        extra: dict[str, Any] = {"ticket": ticket, "landing_dir": str(landing), "indexers": indexers}
+        if report.no_records:
+            self.progress("BTG answered No records")
+            return StageOutput(RENTABILIDADE_SCHEMA, [], http=client.stats,
+                               extra={**extra, "no_records": True, "pages": 0})
+        for page in report.pages:
+            atomic_write_bytes(landing / f"page-{page.number}.json", page.raw)
+        _remove_stale_pages(landing, len(report.pages))
+        extracted_at = utc_now()
+        tables = [_page_table(ticket, page, extracted_at) for page in report.pages]
+        records = sum(table.num_rows for table in tables)
+        self.progress(f"{records} records in {len(report.pages)} page(s)")
+        extra.update(no_records=False, pages=len(report.pages), records=records)
+        return StageOutput(RENTABILIDADE_SCHEMA, tables, http=client.stats, extra=extra)
+
+
+def _remove_stale_pages(landing: Path, total_pages: int) -> None:
+    """Drop ``page-N.json`` left by an earlier run that had more pages, so the landing directory
+    holds exactly what the last extract received."""
+    for path in landing.glob("page-*.json"):
+        match = PAGE_FILE.match(path.name)
+        if match and int(match.group(1)) > total_pages:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _page_records(page: JsonPage) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(fundName, record)`` of every record of a NAVPerformance page (B5 shape checked)."""
+    for index, fund in enumerate(page.result):
+        data = fund.get("data") if isinstance(fund, dict) else None
+        name = fund.get("fundName") if isinstance(fund, dict) else None
+        if not isinstance(name, str) or not isinstance(data, list):
+            raise FatalExtractError(
+                f"BTG ticket {page.ticket} page {page.number}: result[{index}] is not "
+                "{\"fundName\": str, \"data\": [...]}; the API changed (api-contract.md B5)."
+            )
+        for record in data:
+            if not isinstance(record, dict):
+                raise FatalExtractError(
+                    f"BTG ticket {page.ticket} page {page.number}: a record of {name!r} is not an "
+                    "object; the API changed (api-contract.md B5)."
+                )
+            yield name, record
+
+
+def _page_table(ticket: str, page: JsonPage, extracted_at: dt.datetime) -> pa.Table:
+    rows: dict[str, list[Any]] = {name: [] for name in RENTABILIDADE_SCHEMA.names}
+    for name, record in _page_records(page):
+        cnpj, reference = record.get("cnpj"), record.get("referenceDate")
+        for column, value in (
+            ("ticket", ticket), ("page", page.number), ("fund_name", name),
+            ("cnpj", None if cnpj is None else str(cnpj)),
+            ("reference_date", None if reference is None else str(reference)),
+            ("record", jsontext.dumps(record)), ("extracted_at", extracted_at),
+        ):
+            rows[column].append(value)
+    return pa.Table.from_pydict(rows, schema=RENTABILIDADE_SCHEMA)

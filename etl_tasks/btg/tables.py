@@ -1,0 +1,178 @@
+"""Warehouse tables of the BTG pipeline, declared once as :class:`TableSpec`.
+
+Three fact tables, each replaced per date partition:
+
+* ``btg_fundos`` — one row per fund and position date: the ANBIMA 4.01 ``<header>``
+  (identity, administrator/manager/custodian, NAV per quota, quotas, net assets and its parts).
+* ``btg_posicoes`` — one row per position element of a fund's file. The key is
+  ``(cnpj_fundo, data_posicao, secao, ordem)``: ``ordem`` is the element's 1-based order within its
+  section in the file. No natural key is unique — the same bond (ISIN) can appear twice in one
+  section (bought on different dates, or one line in guarantee), provisions and cash carry no ISIN —
+  and a fund has exactly one file per date (the transform refuses duplicates), so the file order is
+  the key that never collides. Identifiers are kept (``isin``, ``codigo_ativo``, ``cnpj_emissor``)
+  and every field of the element survives verbatim in ``campos`` (JSON), so nothing of the file is
+  lost to the flattening.
+* ``btg_rentabilidade`` — one row per fund and reference date from NAVPerformance: quotas, net
+  assets, flows and returns. Returns arrive in **percent**; they are stored as **fractions**
+  (``0.0548 %`` → ``0.000548``), converted exactly once in the transform, and every such column
+  ends in ``_frac``. The CDI (``CDIE``) figures get columns of their own; every requested indexer's
+  figures stay in ``diferenca_indexadores`` (JSON, percent, as received).
+
+Numbers are DECIMAL, never floating point: quantities and unit prices ``decimal(28,8)``, money
+``decimal(20,2)``, fractions ``decimal(18,10)``. Column order here is the transform's output order
+(:func:`arrow_schema`); text columns are ``utf8mb4`` in MySQL (accented fund names round-trip).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from etl_tasks.warehouse.base import DECIMAL_TYPE, Column, TableSpec
+
+QUANTITY = "decimal(28,8)"  # quotas, quantities, unit prices (ANBIMA: 8 decimals)
+MONEY = "decimal(20,2)"  # values in BRL to the cent (up to 10^18)
+FRACTION = "decimal(18,10)"  # returns and ratios as fractions (percent / 100)
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "bigint": pa.int64(),
+    "integer": pa.int32(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "json": pa.string(),
+}
+
+
+def arrow_type(logical: str) -> pa.DataType:
+    """The Arrow type that carries a logical column type in the transform Parquet files."""
+    decimal = DECIMAL_TYPE.match(logical)
+    if decimal:
+        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
+    return ARROW_TYPES[logical]
+
+
+def arrow_schema(spec: TableSpec) -> pa.Schema:
+    """The exact Arrow schema a transform must produce for ``spec`` (names, order, types, nulls)."""
+    return pa.schema(
+        [pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in spec.columns]
+    )
+
+
+def _not_null(name: str, logical: str) -> Column:
+    return Column(name, logical, nullable=False)
+
+
+BTG_FUNDOS = TableSpec(
+    name="btg_fundos",
+    partition_column="data_posicao",
+    columns=(
+        _not_null("cnpj", "text"),
+        _not_null("data_posicao", "date"),
+        Column("isin", "text"),
+        _not_null("nome", "text"),
+        Column("nome_administrador", "text"),
+        Column("cnpj_administrador", "text"),
+        Column("nome_gestor", "text"),
+        Column("cnpj_gestor", "text"),
+        Column("nome_custodiante", "text"),
+        Column("cnpj_custodiante", "text"),
+        _not_null("valor_cota", QUANTITY),
+        _not_null("quantidade_cotas", QUANTITY),
+        _not_null("patrimonio_liquido", MONEY),
+        _not_null("valor_ativos", MONEY),
+        _not_null("valor_receber", MONEY),
+        _not_null("valor_pagar", MONEY),
+        Column("valor_cotas_emitir", MONEY),
+        Column("valor_cotas_resgatar", MONEY),
+        Column("codigo_anbima", "text"),
+        Column("tipo_fundo", "integer"),  # ANBIMA fund-type code
+        Column("nivel_risco", "text"),  # AA | MA | MM | BB
+        _not_null("posicoes", "integer"),  # position elements in the file (rows in btg_posicoes)
+        _not_null("arquivo", "text"),  # landing file (and ZIP member) the row came from
+        _not_null("extracted_at", "timestamp"),
+    ),
+    primary_key=("cnpj", "data_posicao"),
+    indexes=(("nome",),),
+)
+
+BTG_POSICOES = TableSpec(
+    name="btg_posicoes",
+    partition_column="data_posicao",
+    columns=(
+        _not_null("cnpj_fundo", "text"),
+        _not_null("data_posicao", "date"),
+        _not_null("secao", "text"),  # titpublico, titprivado, debenture, acoes, cotas, caixa, ...
+        _not_null("ordem", "integer"),  # 1-based order of the element within its section
+        Column("isin", "text"),
+        Column("codigo_ativo", "text"),  # codativo / coddeb / cnpjfundo / isininstituicao / codprov
+        Column("cnpj_emissor", "text"),  # titprivado/debenture issuer, cotas: the invested fund
+        Column("quantidade_disponivel", QUANTITY),
+        Column("quantidade_garantia", QUANTITY),
+        Column("preco_compra", QUANTITY),  # pucompra
+        Column("preco_posicao", QUANTITY),  # puposicao
+        Column("valor_financeiro_disponivel", MONEY),  # valorfindisp
+        Column("valor_financeiro_garantia", MONEY),  # valorfinemgar
+        Column("saldo", MONEY),  # caixa
+        Column("valor", MONEY),  # provisao / outrasdespesas
+        Column("credito_debito", "text"),  # provisao: C | D
+        # Contribution to valorativos/patliq (ANBIMA B4.1): valorfindisp for securities,
+        # round(qtdisponivel x puposicao, 2) for fund quotas, saldo for cash, +/- valor for
+        # provisions; NULL for sections outside the composition (despesas, derivatives...).
+        Column("valor_mercado", MONEY),
+        Column("data_vencimento", "date"),
+        Column("indexador", "text"),
+        Column("percentual_indexador_frac", FRACTION),  # percindex / 100
+        _not_null("campos", "json"),  # every field of the element as text, as in the file
+        _not_null("extracted_at", "timestamp"),
+    ),
+    primary_key=("cnpj_fundo", "data_posicao", "secao", "ordem"),
+    indexes=(("isin",), ("cnpj_emissor",)),
+)
+
+BTG_RENTABILIDADE = TableSpec(
+    name="btg_rentabilidade",
+    partition_column="data_referencia",
+    columns=(
+        _not_null("cnpj", "text"),
+        _not_null("data_referencia", "date"),
+        _not_null("nome_fundo", "text"),
+        Column("conta", "text"),
+        Column("classe_hierarquia", "text"),
+        _not_null("cota_liquida", QUANTITY),
+        Column("cota_bruta", QUANTITY),
+        _not_null("patrimonio_liquido", MONEY),
+        _not_null("quantidade_cotas", QUANTITY),
+        Column("aplicacoes", MONEY),
+        Column("resgates", MONEY),
+        # Fund's nominal return (nominalQuoteList, else profitability), percent / 100.
+        Column("ret_day_frac", FRACTION),
+        Column("ret_month_frac", FRACTION),
+        Column("ret_year_frac", FRACTION),
+        Column("ret_12m_frac", FRACTION),
+        Column("ret_24m_frac", FRACTION),
+        Column("ret_36m_frac", FRACTION),
+        # CDI's own return (VariacaoIndexador of CDIE), percent / 100.
+        Column("cdi_ret_day_frac", FRACTION),
+        Column("cdi_ret_month_frac", FRACTION),
+        Column("cdi_ret_year_frac", FRACTION),
+        Column("cdi_ret_12m_frac", FRACTION),
+        Column("cdi_ret_24m_frac", FRACTION),
+        Column("cdi_ret_36m_frac", FRACTION),
+        Column("cdi_ret_accum_frac", FRACTION),
+        # Fund return as a fraction of CDI's (NominalVsIndexador of CDIE): 104.38 % -> 1.0438.
+        Column("cdi_ratio_day_frac", FRACTION),
+        Column("cdi_ratio_month_frac", FRACTION),
+        Column("cdi_ratio_year_frac", FRACTION),
+        Column("cdi_ratio_12m_frac", FRACTION),
+        Column("cdi_ratio_24m_frac", FRACTION),
+        Column("cdi_ratio_36m_frac", FRACTION),
+        Column("cdi_ratio_accum_frac", FRACTION),
+        Column("diferenca_indexadores", "json"),  # quotaProfitabilityDifference, percent, verbatim
+        _not_null("extracted_at", "timestamp"),
+    ),
+    primary_key=("cnpj", "data_referencia"),
+    indexes=(("nome_fundo",),),
+)
+
+BTG_TABLES: tuple[TableSpec, ...] = (BTG_FUNDOS, BTG_POSICOES, BTG_RENTABILIDADE)
+TABLES_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in BTG_TABLES}

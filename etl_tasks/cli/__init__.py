@@ -1,0 +1,1 @@
+"""Command-line entry points: etl-run, etl-validate, orquestrador-btg, and the demo."""

@@ -1,0 +1,135 @@
+"""Configuration: luigi.Config sections from luigi.cfg, secrets and URLs from the environment.
+
+Non-secret knobs (page sizes, retries, paths, which pipelines run) live in ``luigi.cfg`` sections
+named after the classes below. Secrets and endpoints (client ids/secrets, base URLs, warehouse URLs
+that may carry a password) come only from the process environment or a ``.env`` file, are read
+through :func:`env` / :func:`require_env`, and never become Luigi parameters — Luigi prints
+parameters in logs, task ids and e-mails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import luigi
+from dotenv import load_dotenv
+
+from etl_tasks.errors import ConfigError
+
+_ENV_LOADED = False
+
+# Every key the tool reads, with its default (None = required where used) and a one-line help.
+ENV_KEYS: dict[str, tuple[str | None, str]] = {
+    "TWITCH_CLIENT_ID": (None, "Twitch application client id (dev.twitch.tv/console)"),
+    "TWITCH_CLIENT_SECRET": (None, "Twitch application client secret"),
+    "TWITCH_AUTH_BASE_URL": ("https://id.twitch.tv", "Twitch OAuth host"),
+    "TWITCH_API_BASE_URL": ("https://api.twitch.tv/helix", "Twitch Helix base URL"),
+    "BTG_CLIENT_ID": (None, "BTG Pactual funds API client id"),
+    "BTG_CLIENT_SECRET": (None, "BTG Pactual funds API client secret"),
+    "BTG_BASE_URL": ("https://funds.btgpactual.com", "BTG Pactual funds API base URL"),
+    "BTG_REPORT_PATH": ("output/landing/btg/carteira", "landing directory for raw carteira files"),
+    "BTG_RENTABILIDADE": ("output/landing/btg/rentabilidade", "landing directory for rentabilidade"),
+    "WAREHOUSE_URL": ("sqlite:///output/warehouse/etl.db", "default warehouse for both pipelines"),
+    "TWITCH_WAREHOUSE_URL": (None, "warehouse for twitch (defaults to WAREHOUSE_URL)"),
+    "BTG_WAREHOUSE_URL": (None, "warehouse for btg (defaults to WAREHOUSE_URL)"),
+}
+
+
+
+
+def load_env(path: str | os.PathLike[str] | None = None) -> None:
+    """Load ``.env`` (from ETL_ENV_FILE, else the current directory) once; the environment wins."""
+    global _ENV_LOADED
+    if _ENV_LOADED and path is None:
+        return
+    env_file = Path(path or os.environ.get("ETL_ENV_FILE") or ".env")
+    if env_file.is_file():
+        load_dotenv(env_file, override=False)
+    _ENV_LOADED = True
+
+
+def env(key: str, default: str | None = None) -> str | None:
+    """Value of an environment key (after loading .env), else ``default`` or the documented one."""
+    load_env()
+    value = os.environ.get(key)
+    if value not in (None, ""):
+        return value
+    if default is not None:
+        return default
+    return ENV_KEYS.get(key, (None, ""))[0]
+
+
+def require_env(key: str) -> str:
+    """Value of a required key, or a :class:`ConfigError` that says how to set it."""
+    value = env(key)
+    if not value:
+        help_text = ENV_KEYS.get(key, (None, key))[1]
+        raise ConfigError(
+            f"{key} is not set ({help_text}). Add it to .env (see .env.example) or export it."
+        )
+    return value
+
+
+def warehouse_url(pipeline: str) -> str:
+    """The warehouse URL of a pipeline: ``<PIPELINE>_WAREHOUSE_URL``, else ``WAREHOUSE_URL``."""
+    return env(f"{pipeline.upper()}_WAREHOUSE_URL") or require_env("WAREHOUSE_URL")
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a log line: the password replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class paths(luigi.Config):
+    """[paths]: where runtime data lives (relative paths are taken from the current directory)."""
+
+    output_dir = luigi.Parameter(default="output", description="root of Parquet targets and reports")
+    logs_dir = luigi.Parameter(default="logs", description="directory of the daily log files")
+
+
+class pipelines(luigi.Config):
+    """[pipelines]: which pipelines RunAll and the report cover."""
+
+    twitch = luigi.BoolParameter(default=True, description="run the Twitch pipeline in RunAll")
+    btg = luigi.BoolParameter(default=True, description="run the BTG pipeline in RunAll")
+
+
+class http(luigi.Config):
+    """[http]: timeouts and retry policy shared by the API clients."""
+
+    timeout_s = luigi.FloatParameter(default=30.0, description="connect+read timeout per request")
+    max_retries = luigi.IntParameter(default=5, description="retries of 5xx/429/connection errors")
+    backoff_base_s = luigi.FloatParameter(default=1.0, description="first backoff delay")
+    backoff_max_s = luigi.FloatParameter(default=60.0, description="longest backoff delay")
+
+
+class twitch(luigi.Config):
+    """[twitch]: what the Twitch extract asks for."""
+
+    page_size = luigi.IntParameter(default=100, description="`first` for paginated endpoints (1-100)")
+    top_games = luigi.IntParameter(default=100, description="top games added to the games dimension")
+    max_stream_pages = luigi.IntParameter(
+        default=0, description="cap on /streams pages per snapshot (0 = all live streams)"
+    )
+    ratelimit_reserve = luigi.IntParameter(
+        default=10, description="Ratelimit-Remaining at which the client waits for the reset"
+    )
+    broadcaster_ids = luigi.ListParameter(
+        default=[], description="broadcasters whose videos/clips are extracted even when offline"
+    )
+
+
+def output_root() -> Path:
+    """Root directory of targets (``[paths] output_dir``)."""
+    return Path(paths().output_dir)
+
+
+def logs_root() -> Path:
+    """Directory of log files (``[paths] logs_dir``)."""
+    return Path(paths().logs_dir)

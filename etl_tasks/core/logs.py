@@ -1,0 +1,54 @@
+"""Logging set-up: console plus a dated file under the logs directory, secrets redacted.
+
+``setup_logging("etl")`` writes ``logs/etl_YYYYMMDD.log``; ``setup_logging("orquestrador_btg")``
+writes ``logs/orquestrador_btg_YYYYMMDD.log``. Idempotent: calling it twice adds no handler twice,
+which matters because Luigi may configure logging before us.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+from etl_tasks.core.redact import RedactingFilter
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_MARK = "_etl_tasks_handler"
+
+
+def log_file_path(logs_dir: Path, basename: str, day: dt.date | None = None) -> Path:
+    """``<logs_dir>/<basename>_YYYYMMDD.log`` for ``day`` (default: today, local time)."""
+    day = day or dt.date.today()
+    return Path(logs_dir) / f"{basename}_{day:%Y%m%d}.log"
+
+
+def setup_logging(basename: str, logs_dir: Path, console: bool = True, level: int = logging.INFO) -> Path:
+    """Attach a redacting file handler (and a console handler unless one exists); return the file."""
+    root = logging.getLogger()
+    root.setLevel(min(root.level or level, level) if root.level else level)
+    path = log_file_path(logs_dir, basename)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter(LOG_FORMAT)
+    redactor = RedactingFilter()
+    existing = {getattr(h, _MARK, None) for h in root.handlers}
+    if str(path) not in existing:
+        file_handler = logging.FileHandler(path, encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        file_handler.addFilter(redactor)
+        setattr(file_handler, _MARK, str(path))
+        root.addHandler(file_handler)
+    has_console = any(
+        isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+        for h in root.handlers
+    )
+    if console and not has_console:
+        console_handler = logging.StreamHandler(sys.stderr)
+        console_handler.setFormatter(formatter)
+        setattr(console_handler, _MARK, "console")
+        root.addHandler(console_handler)
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(redactor)
+    return path

@@ -1,0 +1,174 @@
+"""Base task of every stage: timing, row counts, the atomic Parquet target and its sidecar.
+
+A stage subclasses :class:`StageTask`, names its ``pipeline``/``stage``/``entity``, declares
+``requires()``, and implements ``produce()`` returning a :class:`StageOutput` (a schema plus an
+iterable of Arrow tables or record batches, so large extracts stream to disk in bounded memory).
+``run()`` is written once here: it writes ``data.parquet`` then ``_meta.json`` atomically, and a
+failure leaves ``_failed.json`` (never a complete-looking partition) for the report to read.
+
+Metadata travels in the sidecar, not in memory, because ``--workers N`` runs tasks in separate
+processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import luigi
+import pyarrow as pa
+
+from etl_tasks.core.redact import redact
+from etl_tasks.core.targets import (
+    PartitionTarget,
+    atomic_parquet_writer,
+    atomic_write_json,
+    file_sha256,
+    partition_dir,
+    sweep_temp_files,
+)
+
+logger = logging.getLogger(__name__)
+
+# Called after a stage's failure is recorded, in order (Luigi keeps its own handlers in a set, so
+# their order is not defined; the report must be written after the failure file).
+FAILURE_LISTENERS: list[Callable[[luigi.Task, BaseException], None]] = []
+
+
+def utc_now() -> dt.datetime:
+    """Aware UTC now, second precision is not enough for durations so keep microseconds."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def output_root() -> Path:
+    """``[paths] output_dir`` from luigi.cfg (read here so ``core`` needs no project module)."""
+    return Path(luigi.configuration.get_config().get("paths", "output_dir", "output"))
+
+
+@dataclass
+class StageOutput:
+    """What ``produce()`` returns: the data to write and what to record about producing it."""
+
+    schema: pa.Schema
+    batches: Iterable[pa.Table | pa.RecordBatch] = ()
+    # A dict, or a live counters object with ``as_dict()`` read after the batches are consumed
+    # (batches are usually a generator that is still making requests while we write).
+    http: Any = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    skip_reason: str | None = None
+
+
+class StageTask(luigi.Task):
+    """One stage of one entity for one date, written as a dated Parquet partition."""
+
+    date = luigi.DateParameter(description="partition date (YYYY-MM-DD)")
+
+    pipeline: ClassVar[str] = ""
+    stage: ClassVar[str] = ""  # "extract" | "transform" | "load" | "schema" | "report"
+    entity: ClassVar[str] = ""
+
+    def partition(self) -> PartitionTarget:
+        """The partition directory holding this task's sidecar (and data, for Parquet stages)."""
+        directory = partition_dir(output_root(), self.pipeline, self.stage, self.entity, self.date)
+        return PartitionTarget(directory)
+
+    def output(self) -> luigi.Target:
+        """The dated Parquet partition (complete when its sidecar exists)."""
+        return self.partition()
+
+    def produce(self) -> StageOutput:
+        """Compute this stage's data; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement produce()")
+
+    def progress(self, message: str, percent: float | None = None) -> None:
+        """Report progress to the scheduler (visualiser) and the log."""
+        logger.info("%s: %s", self.task_family, message)
+        with contextlib.suppress(Exception):
+            self.set_status_message(message)
+            if percent is not None:
+                self.set_progress_percentage(max(0, min(100, int(percent))))
+
+    def base_meta(self, started_at: dt.datetime, started_clock: float) -> dict[str, Any]:
+        """Fields every sidecar carries."""
+        finished_at = utc_now()
+        return {
+            "task_id": self.task_id,
+            "task_family": self.task_family,
+            "pipeline": self.pipeline,
+            "stage": self.stage,
+            "entity": self.entity,
+            "date": self.date.isoformat(),
+            "started_at": started_at.isoformat(),
+            "finished_at": finished_at.isoformat(),
+            "duration_s": round(time.perf_counter() - started_clock, 6),
+        }
+
+    def run(self) -> None:
+        target = self.partition()
+        sweep_temp_files(target.directory)
+        started_at, started_clock = utc_now(), time.perf_counter()
+        self.progress("started", 0)
+        produced = self.produce()
+        rows = 0
+        with atomic_parquet_writer(target.data_path, produced.schema) as writer:
+            for chunk in produced.batches:
+                table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_batches([chunk])
+                if table.schema != produced.schema:
+                    table = table.select(produced.schema.names).cast(produced.schema)
+                writer.write_table(table)
+                rows += table.num_rows
+        meta = self.base_meta(started_at, started_clock)
+        meta.update(
+            status="skipped" if produced.skip_reason else "done",
+            skip_reason=produced.skip_reason,
+            rows=rows,
+            columns=produced.schema.names,
+            bytes=target.data_path.stat().st_size,
+            sha256=file_sha256(target.data_path),
+            http=produced.http.as_dict() if hasattr(produced.http, "as_dict") else produced.http,
+            extra=produced.extra,
+        )
+        atomic_write_json(target.meta_path, meta)
+        with contextlib.suppress(FileNotFoundError):
+            target.failed_path.unlink()
+        self.progress(f"done: {rows} rows" + (f" (skipped: {produced.skip_reason})" if produced.skip_reason else ""), 100)
+
+
+def failure_record(task: luigi.Task, exception: BaseException) -> dict[str, Any]:
+    """The ``_failed.json`` document: what failed, why, when; secrets redacted."""
+    return {
+        "task_id": task.task_id,
+        "task_family": task.task_family,
+        "error_type": type(exception).__name__,
+        "message": redact(str(exception)),
+        "traceback_tail": redact("".join(traceback.format_exception(exception)[-3:])),
+        "failed_at": utc_now().isoformat(),
+    }
+
+
+@StageTask.event_handler(luigi.Event.FAILURE)
+@StageTask.event_handler(luigi.Event.BROKEN_TASK)
+def _on_stage_failure(task: StageTask, exception: BaseException) -> None:
+    """FAILURE covers run() raising; BROKEN_TASK covers requires()/deps() raising."""
+    record_failure(task, exception)
+
+
+def record_failure(task: StageTask, exception: BaseException) -> None:
+    """Leave ``_failed.json`` in the partition so the report can name the failure, then notify
+    the listeners (the report writer)."""
+    try:
+        atomic_write_json(task.partition().failed_path, failure_record(task, exception))
+    except Exception:  # recording must never mask the original failure
+        logger.exception("could not record the failure of %s", task.task_id)
+    for listener in FAILURE_LISTENERS:
+        try:
+            listener(task, exception)
+        except Exception:
+            logger.exception("failure listener %s failed for %s", listener, task.task_id)

@@ -1,0 +1,413 @@
+"""Twitch Helix client: app-token auth, id batching, cursor pagination, rate-limit pacing.
+
+    client = TwitchClient.from_env()          # TWITCH_* from .env, [http]/[twitch] from luigi.cfg
+    for page in client.iter_streams(page_size=100):
+        ...  # page.captured_at (server clock), page.rows (raw JSON objects)
+    users = client.get_users(page_ids)        # any number of ids: 100 per call
+
+What the contract (api-contract.md A1-A5, Part C) asks of a client, and where it happens here:
+
+* app access token (client credentials, form body) cached and renewed when less than 10 % of its
+  lifetime is left or on a Helix 401; the failed request is retried once; a second 401 is fatal
+  (:class:`AppTokenAuth` + :class:`~etl_tasks.core.http.HttpClient`);
+* ``Authorization: Bearer`` and ``Client-Id`` on every call; multi-value filters as repeated keys,
+  never comma-joined; at most 100 ids per call (:func:`chunked`);
+* ``pagination.cursor`` loop with stop rules and loop detection
+  (:class:`~etl_tasks.core.pagination.CursorPaginator`);
+* ``Ratelimit-*`` pacing, 429 → wait for ``Ratelimit-Reset`` (:class:`RateLimitPacer`, one bucket
+  per client id).
+
+Rows come back as the API's JSON objects; typing them is the transform's job. Only the envelope is
+checked here. Tokens and the client secret never reach a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from etl_tasks import config
+from etl_tasks.core.http import (
+    CursorPaginator,
+    HttpClient,
+    HttpStats,
+    RateLimitPacer,
+    RetryPolicy,
+    check_envelope,
+    decode_json,
+)
+from etl_tasks.core.ratelimit import RateLimitStateStore
+from etl_tasks.core.redact import redact
+from etl_tasks.errors import AuthError, ConfigError, FatalExtractError
+
+logger = logging.getLogger(__name__)
+
+MAX_IDS_PER_CALL = 100  # Helix limit for repeated id filters (A5.1, A5.2)
+MAX_PAGE_SIZE = 100  # Helix `first` range is 1..100 (A2)
+REFRESH_WHEN_LEFT = 0.10  # renew the token when less than this fraction of its lifetime is left
+TOKEN_ERROR_STATUSES = frozenset({400, 401, 403})
+
+
+def chunked(ids: Iterable[str], size: int = MAX_IDS_PER_CALL) -> Iterator[list[str]]:
+    """Distinct ids in first-seen order, in lists of at most ``size``.
+
+    Ids are opaque strings (A2): a non-string is a caller bug, not something to cast.
+    """
+    if size < 1:
+        raise ValueError("size must be >= 1")
+    seen: set[str] = set()
+    batch: list[str] = []
+    for item in ids:
+        if not isinstance(item, str):
+            raise TypeError(f"Twitch ids are strings, got {type(item).__name__}: {item!r}")
+        if item == "" or item in seen:
+            continue
+        seen.add(item)
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """``2025-04-10T00:00:00Z`` from an aware datetime (Helix wants RFC3339 UTC)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no timezone; pass an aware datetime (UTC)")
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_page_size(page_size: int) -> int:
+    """``page_size`` if Helix accepts it as ``first``, else a ConfigError saying how to fix it."""
+    if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ConfigError(
+            f"Twitch page size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}; "
+            "fix [twitch] page_size in luigi.cfg."
+        )
+    return page_size
+
+
+@dataclass(frozen=True)
+class AppToken:
+    """An app access token and when (local monotonic clock) it was obtained."""
+
+    access_token: str
+    lifetime_s: float
+    obtained_at: float
+
+    def needs_refresh(self, now: float) -> bool:
+        """True when less than :data:`REFRESH_WHEN_LEFT` of the lifetime remains."""
+        left = self.obtained_at + self.lifetime_s - now
+        return left < self.lifetime_s * REFRESH_WHEN_LEFT
+
+
+@dataclass(frozen=True)
+class StreamPage:
+    """One page of the live-streams snapshot."""
+
+    captured_at: dt.datetime  # server clock of the first page: one instant for the whole snapshot
+    page: int  # 1-based
+    rows: list[dict[str, Any]]
+
+
+class AppTokenAuth:
+    """OAuth client-credentials token for Helix (A1): cached, renewed early, renewed after a 401."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        auth_base_url: str,
+        client_id: str,
+        client_secret: str,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._token_url = f"{auth_base_url.rstrip('/')}/oauth2/token"
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._monotonic = monotonic
+        self._token: AppToken | None = None
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+
+    def secrets(self) -> list[str]:
+        """Values no message may show: the client secret and the current token."""
+        token = self._token.access_token if self._token else ""
+        return [value for value in (self._client_secret, token) if value]
+
+    def token(self) -> str:
+        """A valid access token, fetched or renewed when needed."""
+        with self._lock:
+            if self._token is None or self._token.needs_refresh(self._monotonic()):
+                self._token = self._fetch()
+            return self._token.access_token
+
+    def headers(self) -> Mapping[str, str]:
+        """Helix auth headers (A2): the token and the client it was minted for."""
+        return {"Authorization": f"Bearer {self.token()}", "Client-Id": self.client_id}
+
+    def refresh(self, response: requests.Response) -> None:
+        """Renew the token after a 401, unless another thread already did since that request."""
+        sent = (response.request.headers.get("Authorization") or "").split(" ", 1)[-1]
+        with self._lock:
+            if self._token is None or self._token.access_token == sent:
+                self._token = self._fetch()
+
+    def _fetch(self) -> AppToken:
+        form = {
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "grant_type": "client_credentials",
+        }
+        response = self._http.request(
+            "POST", self._token_url, data=form, accept_statuses=TOKEN_ERROR_STATUSES
+        )
+        if response.status_code in TOKEN_ERROR_STATUSES:
+            raise AuthError(
+                "TWITCH_CLIENT_ID/SECRET rejected by Twitch: "
+                f"{self._error_message(response)} (HTTP {response.status_code}) — check "
+                "TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET in .env"
+            )
+        body = decode_json(response, "POST /oauth2/token")
+        token = body.get("access_token") if isinstance(body, dict) else None
+        lifetime = body.get("expires_in") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise FatalExtractError(
+                "Twitch token endpoint answered 200 without an access_token; check "
+                "TWITCH_AUTH_BASE_URL points at the Twitch OAuth host."
+            )
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+            raise FatalExtractError(
+                f"Twitch token endpoint answered an invalid expires_in ({lifetime!r}); check "
+                "TWITCH_AUTH_BASE_URL points at the Twitch OAuth host."
+            )
+        self.tokens_fetched += 1
+        logger.info("obtained a Twitch app access token (valid %d s)", int(lifetime))
+        return AppToken(token, float(lifetime), self._monotonic())
+
+    def _error_message(self, response: requests.Response) -> str:
+        """The ``message`` of an id.twitch.tv error body (A1), redacted and short."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = body.get("message") if isinstance(body, dict) else None
+        text = message if isinstance(message, str) and message else response.reason or "rejected"
+        return redact(" ".join(text.split())[:120], [self._client_secret])
+
+
+class _OAuthSchemeAuth:
+    """The app token presented as ``Authorization: OAuth`` (what /oauth2/validate documents)."""
+
+    def __init__(self, inner: AppTokenAuth) -> None:
+        self._inner = inner
+
+    def headers(self) -> Mapping[str, str]:
+        return {"Authorization": f"OAuth {self._inner.token()}"}
+
+    def refresh(self, response: requests.Response) -> None:
+        self._inner.refresh(response)
+
+
+class TwitchClient:
+    """Helix endpoints the pipeline needs (A5), over one HTTP session with shared pacing."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        auth_base_url: str,
+        api_base_url: str,
+        policy: RetryPolicy | None = None,
+        reserve: int = 10,
+        *,
+        stats: HttpStats | None = None,
+        pacer_store: RateLimitStateStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ConfigError(
+                "TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET must both be set; add them to .env."
+            )
+        self.client_id = client_id
+        self.auth_base_url = auth_base_url.rstrip("/")
+        self.api_base_url = api_base_url.rstrip("/")
+        rng = rng or random.Random()
+        self.http = HttpClient(
+            policy,
+            stats=stats,
+            secrets=lambda: self.auth.secrets(),
+            sleep=sleep,
+            clock=clock,
+            rng=rng,
+        )
+        self.auth = AppTokenAuth(
+            self.http, self.auth_base_url, client_id, client_secret, monotonic=monotonic
+        )
+        # App-token requests share one bucket per client id (A4).
+        self.pacer = RateLimitPacer(
+            reserve,
+            bucket=f"twitch:{client_id}",
+            store=pacer_store,
+            max_wait_s=self.http.policy.max_wait_s,
+            clock=clock,
+            rng=rng,
+        )
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> TwitchClient:
+        """A client from TWITCH_* (environment/.env) and the [http]/[twitch] luigi.cfg sections."""
+        settings: dict[str, Any] = {
+            "client_id": config.require_env("TWITCH_CLIENT_ID"),
+            "client_secret": config.require_env("TWITCH_CLIENT_SECRET"),
+            "auth_base_url": config.require_env("TWITCH_AUTH_BASE_URL"),
+            "api_base_url": config.require_env("TWITCH_API_BASE_URL"),
+            "policy": RetryPolicy.from_http_section(config.http()),
+            "reserve": int(config.twitch().ratelimit_reserve),
+        }
+        settings.update(overrides)
+        return cls(**settings)
+
+    @property
+    def stats(self) -> HttpStats:
+        """Request counters of this client (for the stage sidecar)."""
+        return self.http.stats
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.http.close()
+
+    def __enter__(self) -> TwitchClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- endpoints -------------------------------------------------------------------------------
+
+    def get_users(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Users by id (A5.1), 100 ids per call; unknown ids are simply absent."""
+        return self._get_by_ids("/users", "id", ids)
+
+    def get_games(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Games/categories by id (A5.2), 100 ids per call; unknown ids are simply absent."""
+        return self._get_by_ids("/games", "id", ids)
+
+    def get_top_games(self, limit: int, page_size: int = MAX_PAGE_SIZE) -> list[dict[str, Any]]:
+        """The ``limit`` most-watched games right now (A5.3), in API order."""
+        if limit < 1:
+            return []
+        first = min(check_page_size(page_size), limit)
+        # No page cap: a page may hold fewer rows than asked (live view); the cursor rules and
+        # loop detection end the walk.
+        pages = self._paginate("/games/top", [], first, max_pages=None)
+        rows: list[dict[str, Any]] = []
+        for page in pages:
+            rows.extend(page.data)
+            if len(rows) >= limit:
+                break
+        return rows[:limit]
+
+    def iter_streams(
+        self, page_size: int = MAX_PAGE_SIZE, max_pages: int | None = None
+    ) -> Iterator[StreamPage]:
+        """The live-streams snapshot (A5.4), page by page, stamped with the server's clock.
+
+        Rows may repeat across pages (viewer counts move while we page); the caller de-duplicates.
+        ``max_pages`` of None or 0 walks every page (``[twitch] max_stream_pages = 0``).
+        """
+        captured_at: dt.datetime | None = None
+        paginator = self._paginate("/streams", [], check_page_size(page_size), max_pages)
+        for page in paginator:
+            if captured_at is None:
+                captured_at = page.server_time
+                if captured_at is None:
+                    captured_at = dt.datetime.now(dt.timezone.utc)
+                    logger.warning("/streams answered without a Date header; using the local clock")
+            yield StreamPage(captured_at, page.number, page.data)
+
+    def get_videos(
+        self, user_id: str, page_size: int = MAX_PAGE_SIZE, max_pages: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every video of one broadcaster (A5.5), all pages."""
+        params = [("user_id", user_id)]
+        pages = self._paginate("/videos", params, check_page_size(page_size), max_pages)
+        return [row for page in pages for row in page.data]
+
+    def get_clips(
+        self,
+        broadcaster_id: str,
+        started_at: dt.datetime,
+        ended_at: dt.datetime,
+        page_size: int = MAX_PAGE_SIZE,
+        max_pages: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Clips of one broadcaster created in ``[started_at, ended_at]`` (A5.6), all pages.
+
+        Helix reaches only ~1,000 clips per query, so callers slice history into windows (a day).
+        """
+        if ended_at < started_at:
+            raise ValueError(f"clip window ends ({ended_at}) before it starts ({started_at})")
+        params = [
+            ("broadcaster_id", broadcaster_id),
+            ("started_at", rfc3339(started_at)),
+            ("ended_at", rfc3339(ended_at)),
+        ]
+        pages = self._paginate("/clips", params, check_page_size(page_size), max_pages)
+        return [row for page in pages for row in page.data]
+
+    def validate_token(self) -> dict[str, Any]:
+        """Check the credentials end to end: obtain a token and ask /oauth2/validate about it."""
+        body, _ = self.http.get_json(
+            f"{self.auth_base_url}/oauth2/validate", auth=_OAuthSchemeAuth(self.auth)
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("expires_in"), int):
+            raise FatalExtractError(
+                "Twitch /oauth2/validate answered an unexpected body; check TWITCH_AUTH_BASE_URL."
+            )
+        if body.get("client_id") not in (None, self.client_id):
+            raise AuthError(
+                "the Twitch token belongs to another client id; check TWITCH_CLIENT_ID in .env"
+            )
+        return body
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _get_by_ids(self, path: str, key: str, ids: Iterable[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for batch in chunked(ids):
+            # Repeated keys (id=1&id=2): a comma-joined list silently matches nothing (A2).
+            body, _ = self._get(path, [(key, value) for value in batch])
+            rows.extend(check_envelope(body, path))
+        return rows
+
+    def _get(self, path: str, params: Sequence[tuple[str, str]]) -> tuple[Any, requests.Response]:
+        return self.http.get_json(
+            f"{self.api_base_url}{path}", params=params, auth=self.auth, pacer=self.pacer
+        )
+
+    def _paginate(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        first: int,
+        max_pages: int | None,
+    ) -> CursorPaginator:
+        base = [*params, ("first", str(first))]
+
+        def fetch(cursor: str | None) -> tuple[Any, requests.Response]:
+            return self._get(path, base if cursor is None else [*base, ("after", cursor)])
+
+        return CursorPaginator(fetch, path, max_pages=max_pages or None)

@@ -1,0 +1,91 @@
+"""Twitch schema and load tasks: typed Parquet → warehouse, one transaction per partition.
+
+    luigi --module etl_tasks TwitchLoadStreams --date 2025-04-10 --local-scheduler
+
+Dimensions (users, games) are upserted by id; facts (streams, videos, clips) replace their date's
+partition. Facts require the dimension loads of the same date, so foreign keys always resolve.
+The warehouse is ``TWITCH_WAREHOUSE_URL`` (else ``WAREHOUSE_URL``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import luigi
+
+from etl_tasks.twitch.tables import TABLES_BY_NAME, TWITCH_TABLES
+from etl_tasks.twitch.transform_tasks import (
+    TwitchTransform,
+    TwitchTransformClips,
+    TwitchTransformGames,
+    TwitchTransformStreams,
+    TwitchTransformUsers,
+    TwitchTransformVideos,
+)
+from etl_tasks.warehouse.tasks import LoadTask, SchemaTask
+
+
+class TwitchSchema(SchemaTask):
+    """Create the twitch_* tables and the audit table (idempotent)."""
+
+    pipeline = "twitch"
+    tables = TWITCH_TABLES
+
+
+class TwitchLoad(LoadTask):
+    """Load one Twitch entity's partition."""
+
+    pipeline = "twitch"
+    transform_class: ClassVar[type[TwitchTransform]]
+    upstream_loads: ClassVar[tuple[type[LoadTask], ...]] = ()
+
+    @property
+    def table(self):  # type: ignore[override]
+        return TABLES_BY_NAME[self.transform_class.table_name]
+
+    def requires(self) -> dict[str, luigi.Task]:
+        needed: dict[str, luigi.Task] = {
+            "transform": self.transform_class(date=self.date),
+            "schema": TwitchSchema(),
+        }
+        for upstream in self.upstream_loads:
+            needed[upstream.entity] = upstream(date=self.date)
+        return needed
+
+
+class TwitchLoadUsers(TwitchLoad):
+    """Upsert the users of the date into twitch_users."""
+
+    entity = "users"
+    transform_class = TwitchTransformUsers
+
+
+class TwitchLoadGames(TwitchLoad):
+    """Upsert the games of the date into twitch_games."""
+
+    entity = "games"
+    transform_class = TwitchTransformGames
+
+
+class TwitchLoadStreams(TwitchLoad):
+    """Replace the date's snapshot in twitch_streams (after users and games)."""
+
+    entity = "streams"
+    transform_class = TwitchTransformStreams
+    upstream_loads = (TwitchLoadUsers, TwitchLoadGames)
+
+
+class TwitchLoadVideos(TwitchLoad):
+    """Replace the date's videos in twitch_videos (after users)."""
+
+    entity = "videos"
+    transform_class = TwitchTransformVideos
+    upstream_loads = (TwitchLoadUsers,)
+
+
+class TwitchLoadClips(TwitchLoad):
+    """Replace the date's clips in twitch_clips (after users)."""
+
+    entity = "clips"
+    transform_class = TwitchTransformClips
+    upstream_loads = (TwitchLoadUsers,)

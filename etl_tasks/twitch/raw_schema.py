@@ -1,0 +1,293 @@
+"""Arrow schemas of the raw Twitch extract Parquet, and the builder that fills them from API JSON.
+
+The extract stage keeps values close to the wire, so a transform bug can always be fixed by
+re-transforming, never by re-fetching:
+
+* ids stay strings (Helix ids are opaque, api-contract.md A2) and timestamps stay RFC3339 strings;
+  the transform parses them.
+* arrays (``tags``, ``tag_ids``, ``muted_segments``) are stored as compact JSON text
+  (``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``), e.g. ``'["Português"]'``.
+  JSON text rather than Arrow list types because it keeps ``null`` and ``[]`` apart without a
+  nested type, and the warehouse stores these columns as JSON anyway, so the transform passes the
+  text through untouched instead of re-serialising it row by row.
+* every row carries ``extracted_at`` (when the extract ran); stream rows also carry ``captured_at``
+  (the API's own clock, from the response ``Date`` header, DESIGN.md §3) and ``page`` (1-based page
+  number of the walk), which the transform uses to keep the freshest copy of a duplicated stream.
+
+A field is non-nullable in these schemas exactly when the API guarantees it (api-contract.md A5)
+and the warehouse column is NOT NULL; such a key missing from an API item is a malformed page.
+Deprecated or newer fields (``view_count`` of users, ``tag_ids``, ``is_mature``, ``is_featured``)
+are nullable so their disappearance from the API does not break the extract. ``email`` of users is
+not kept: app tokens never receive it and the project has no use for personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from etl_tasks.errors import FatalExtractError
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
+
+# Wire kinds: how a JSON value is checked and which Arrow type holds it.
+STRING, INT, FLOAT, BOOL, STRING_LIST, MUTED_SEGMENTS = (
+    "string",
+    "int",
+    "float",
+    "bool",
+    "string_list",
+    "muted_segments",
+)
+ARROW_TYPE_OF_KIND: dict[str, pa.DataType] = {
+    STRING: pa.string(),
+    INT: pa.int64(),
+    FLOAT: pa.float64(),
+    BOOL: pa.bool_(),
+    STRING_LIST: pa.string(),  # JSON text
+    MUTED_SEGMENTS: pa.string(),  # JSON text
+}
+
+# entity -> ((field, wire kind, required), ...) in api-contract.md A5 order.
+API_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "users": (
+        ("id", STRING, True),
+        ("login", STRING, True),
+        ("display_name", STRING, True),
+        ("type", STRING, True),
+        ("broadcaster_type", STRING, True),
+        ("description", STRING, True),
+        ("profile_image_url", STRING, True),
+        ("offline_image_url", STRING, True),
+        ("view_count", INT, False),
+        ("created_at", STRING, True),
+    ),
+    "games": (
+        ("id", STRING, True),
+        ("name", STRING, True),
+        ("box_art_url", STRING, True),
+        ("igdb_id", STRING, False),
+    ),
+    "streams": (
+        ("id", STRING, True),
+        ("user_id", STRING, True),
+        ("user_login", STRING, True),
+        ("user_name", STRING, True),
+        ("game_id", STRING, False),
+        ("game_name", STRING, True),
+        ("type", STRING, True),
+        ("title", STRING, True),
+        ("tags", STRING_LIST, False),
+        ("viewer_count", INT, True),
+        ("started_at", STRING, True),
+        ("language", STRING, True),
+        ("thumbnail_url", STRING, True),
+        ("tag_ids", STRING_LIST, False),
+        ("is_mature", BOOL, False),
+    ),
+    "videos": (
+        ("id", STRING, True),
+        ("stream_id", STRING, False),
+        ("user_id", STRING, True),
+        ("user_login", STRING, True),
+        ("user_name", STRING, True),
+        ("title", STRING, True),
+        ("description", STRING, True),
+        ("created_at", STRING, True),
+        ("published_at", STRING, True),
+        ("url", STRING, True),
+        ("thumbnail_url", STRING, True),
+        ("viewable", STRING, True),
+        ("view_count", INT, True),
+        ("language", STRING, True),
+        ("type", STRING, True),
+        ("duration", STRING, True),
+        ("muted_segments", MUTED_SEGMENTS, False),
+    ),
+    "clips": (
+        ("id", STRING, True),
+        ("url", STRING, True),
+        ("embed_url", STRING, True),
+        ("broadcaster_id", STRING, True),
+        ("broadcaster_name", STRING, True),
+        ("creator_id", STRING, True),
+        ("creator_name", STRING, True),
+        ("video_id", STRING, False),
+        ("game_id", STRING, False),
+        ("language", STRING, True),
+        ("title", STRING, True),
+        ("view_count", INT, True),
+        ("created_at", STRING, True),
+        ("thumbnail_url", STRING, True),
+        ("duration", FLOAT, True),
+        ("vod_offset", INT, False),
+        ("is_featured", BOOL, False),
+    ),
+}
+
+# Columns the extract adds to every row of an entity, in schema order after the API fields.
+STAMP_FIELDS: dict[str, tuple[pa.Field, ...]] = {
+    entity: (pa.field("extracted_at", TIMESTAMP_UTC, nullable=False),) for entity in API_FIELDS
+}
+STAMP_FIELDS["streams"] = (
+    pa.field("extracted_at", TIMESTAMP_UTC, nullable=False),
+    pa.field("captured_at", TIMESTAMP_UTC, nullable=False),
+    pa.field("page", pa.int32(), nullable=False),
+)
+
+ENTITIES: tuple[str, ...] = tuple(API_FIELDS)
+
+
+def _build_schema(entity: str) -> pa.Schema:
+    api = [
+        pa.field(name, ARROW_TYPE_OF_KIND[kind], nullable=not required)
+        for name, kind, required in API_FIELDS[entity]
+    ]
+    return pa.schema([*api, *STAMP_FIELDS[entity]])
+
+
+RAW_SCHEMAS: dict[str, pa.Schema] = {entity: _build_schema(entity) for entity in API_FIELDS}
+
+
+def raw_schema(entity: str) -> pa.Schema:
+    """The raw extract schema of ``entity`` (users, games, streams, videos, clips)."""
+    try:
+        return RAW_SCHEMAS[entity]
+    except KeyError:
+        raise ValueError(f"unknown Twitch entity {entity!r}; expected one of {ENTITIES}") from None
+
+
+def _describe(value: Any) -> str:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{shown} ({type(value).__name__})"
+
+
+def _check_string(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a string"
+
+
+def _check_int(value: Any) -> str | None:
+    # bool is an int subclass in Python, but JSON true is not a count.
+    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
+        return None
+    return "an integer (64-bit)"
+
+
+def _check_float(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None
+    return "a number"
+
+
+def _check_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "a boolean"
+
+
+def _check_string_list(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return None
+    return "an array of strings"
+
+
+def _check_muted_segments(value: Any) -> str | None:
+    if isinstance(value, list) and all(
+        isinstance(item, dict)
+        and _check_int(item.get("duration")) is None
+        and _check_int(item.get("offset")) is None
+        for item in value
+    ):
+        return None
+    return "an array of {duration: int, offset: int} objects"
+
+
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    STRING: _check_string,
+    INT: _check_int,
+    FLOAT: _check_float,
+    BOOL: _check_bool,
+    STRING_LIST: _check_string_list,
+    MUTED_SEGMENTS: _check_muted_segments,
+}
+
+
+def _to_json_text(kind: str, value: Any) -> str:
+    if kind == MUTED_SEGMENTS:
+        # Keep only the documented keys, in a fixed order, so equal segments give equal text.
+        value = [{"duration": item["duration"], "offset": item["offset"]} for item in value]
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _malformed(entity: str, where: str, problem: str) -> FatalExtractError:
+    return FatalExtractError(
+        f"malformed API page: {entity} {where} {problem}; the API answered outside its contract "
+        "(api-contract.md A5) - check that TWITCH_API_BASE_URL points at Helix, then retry; "
+        "if it persists the API changed and the extract must be updated"
+    )
+
+
+def _column(
+    entity: str, rows: list[Mapping[str, Any]], name: str, kind: str, required: bool
+) -> pa.Array:
+    check = CHECKS[kind]
+    values: list[Any] = []
+    for index, row in enumerate(rows):
+        value = row.get(name)
+        if value is None:
+            if required:
+                state = "is null" if name in row else "is missing"
+                raise _malformed(entity, f"data[{index}].{name}", f"{state} (required field)")
+        else:
+            expected = check(value)
+            if expected is not None:
+                raise _malformed(
+                    entity, f"data[{index}].{name}", f"is {_describe(value)}, expected {expected}"
+                )
+            if kind in (STRING_LIST, MUTED_SEGMENTS):
+                value = _to_json_text(kind, value)
+        values.append(value)
+    return pa.array(values, type=ARROW_TYPE_OF_KIND[kind])
+
+
+def _utc(name: str, value: Any) -> dt.datetime:
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise ValueError(f"stamp {name} must be a timezone-aware datetime, got {value!r}")
+    return value.astimezone(dt.timezone.utc)
+
+
+def _stamp_column(field: pa.Field, value: Any, length: int) -> pa.Array:
+    if field.type == TIMESTAMP_UTC:
+        value = _utc(field.name, value)
+    elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"stamp {field.name} must be a positive int, got {value!r}")
+    return pa.array([value] * length, type=field.type)
+
+
+def rows_to_table(entity: str, rows: list[Any], **stamps: Any) -> pa.Table:
+    """Build a table with exactly ``raw_schema(entity)`` from the API's ``data[]`` items.
+
+    ``stamps`` are the extract's own columns: ``extracted_at`` (aware datetime) for every entity,
+    plus ``captured_at`` (aware datetime, from the response ``Date`` header) and ``page`` (1-based
+    int) for streams. Missing optional keys become null; unknown keys are ignored. A required key
+    missing or null, a value of the wrong JSON type, or an item that is not an object raises
+    :class:`FatalExtractError` naming the entity, the item index and the field.
+    """
+    schema = raw_schema(entity)
+    stamp_fields = STAMP_FIELDS[entity]
+    expected_stamps = {field.name for field in stamp_fields}
+    if set(stamps) != expected_stamps:
+        raise ValueError(
+            f"{entity} rows need exactly the stamps {sorted(expected_stamps)}, got {sorted(stamps)}"
+        )
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise _malformed(entity, f"data[{index}]", f"is {_describe(row)}, expected an object")
+    columns = [_column(entity, rows, name, kind, req) for name, kind, req in API_FIELDS[entity]]
+    columns += [_stamp_column(field, stamps[field.name], len(rows)) for field in stamp_fields]
+    return pa.Table.from_arrays(columns, schema=schema)

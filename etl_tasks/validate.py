@@ -1,0 +1,177 @@
+"""Set-up checks (the original guide's validate_setup.py): environment, dependencies, config files,
+warehouses, APIs, directories. Each check returns a :class:`Check` with a fix hint when it fails."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from luigi.configuration import LuigiConfigParser, get_config
+
+from etl_tasks import config
+from etl_tasks.core.redact import redact
+from etl_tasks.errors import EtlError
+
+# distribution name -> import name
+DEPENDENCIES = {
+    "luigi": "luigi",
+    "requests": "requests",
+    "pandas": "pandas",
+    "pyarrow": "pyarrow",
+    "psycopg2-binary": "psycopg2",
+    "pymysql": "pymysql",
+    "python-dotenv": "dotenv",
+    "holidays": "holidays",
+}
+REQUIRED_KEYS = {
+    "twitch": ("TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET"),
+    "btg": ("BTG_CLIENT_ID", "BTG_CLIENT_SECRET"),
+}
+REQUIRED_RETCODES = ("already_running", "missing_data", "not_run", "task_failed", "scheduling_error", "unhandled_exception")
+
+
+@dataclass
+class Check:
+    """The outcome of one check."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "✅" if self.ok else "❌"
+        text = f"{mark} {self.name}: {self.detail}"
+        return text if self.ok or not self.fix else f"{text}\n      → {self.fix}"
+
+
+def guarded(name: str, fix: str, probe: Callable[[], str]) -> Check:
+    """Run ``probe``; its return is the success detail, any exception the (redacted) failure."""
+    try:
+        return Check(name, True, probe())
+    except Exception as error:  # noqa: BLE001 - every failure is reported, none is fatal here
+        return Check(name, False, redact(f"{type(error).__name__}: {error}"), fix)
+
+
+def check_env(pipelines: list[str]) -> list[Check]:
+    env_file = Path(os.environ.get("ETL_ENV_FILE") or ".env")
+    config.load_env()
+    checks = [
+        Check(".env", True, f"loaded {env_file.resolve()}")
+        if env_file.is_file()
+        else Check(".env", True, "no .env file; using the process environment only")
+    ]
+    for pipeline in pipelines:
+        missing = [key for key in REQUIRED_KEYS[pipeline] if not config.env(key)]
+        checks.append(
+            Check(f"{pipeline} credentials", False, f"missing {', '.join(missing)}",
+                  "copy .env.example to .env and fill these keys (or export them)")
+            if missing
+            else Check(f"{pipeline} credentials", True, ", ".join(REQUIRED_KEYS[pipeline]) + " set")
+        )
+    return checks
+
+
+def check_dependencies() -> list[Check]:
+    checks = []
+    for distribution, module in DEPENDENCIES.items():
+        def probe(distribution: str = distribution, module: str = module) -> str:
+            importlib.import_module(module)
+            return importlib.metadata.version(distribution)
+
+        checks.append(guarded(f"python package {distribution}", "pip install -r requirements.txt", probe))
+    return checks
+
+
+def check_config_files() -> list[Check]:
+    parser = get_config()
+    read = [p for p in LuigiConfigParser._config_paths if Path(p).is_file()]
+    if not read:
+        return [Check("luigi.cfg", False, "no luigi.cfg found", "run from the project directory or set LUIGI_CONFIG_PATH")]
+    missing = [key for key in REQUIRED_RETCODES if not parser.has_option("retcode", key)]
+    level = parser.get("core", "log_level", "DEBUG")
+    checks = [Check("luigi.cfg", True, "read " + ", ".join(str(Path(p).resolve()) for p in read))]
+    checks.append(
+        Check("[retcode]", False, f"missing {', '.join(missing)}", "restore the [retcode] section from the repository's luigi.cfg")
+        if missing
+        else Check("[retcode]", True, "exit codes configured (task_failed=" + parser.get("retcode", "task_failed") + ")")
+    )
+    checks.append(Check("[core] log_level", level.upper() != "DEBUG", level,
+                        "set log_level = INFO in [core]; DEBUG floods cron logs"))
+    return checks
+
+
+def check_warehouses(pipelines: list[str]) -> list[Check]:
+    from etl_tasks.warehouse.base import connect
+
+    checks = []
+    for pipeline in pipelines:
+        def probe(pipeline: str = pipeline) -> str:
+            url = config.warehouse_url(pipeline)
+            with connect(url) as warehouse:
+                return f"{config.redact_url(url)} ({warehouse.ping()})"
+
+        checks.append(guarded(
+            f"{pipeline} warehouse", f"start the database or fix {pipeline.upper()}_WAREHOUSE_URL / WAREHOUSE_URL in .env", probe
+        ))
+    return checks
+
+
+def check_apis(pipelines: list[str]) -> list[Check]:
+    checks = []
+    if "twitch" in pipelines:
+        def twitch_probe() -> str:
+            from etl_tasks.twitch.client import TwitchClient
+
+            with TwitchClient.from_env(policy=None) as client:
+                client.validate_token()
+                return f"token issued by {config.env('TWITCH_AUTH_BASE_URL')}"
+
+        checks.append(guarded("Twitch API", "check TWITCH_CLIENT_ID/SECRET and TWITCH_*_BASE_URL in .env", twitch_probe))
+    if "btg" in pipelines:
+        def btg_probe() -> str:
+            from etl_tasks.btg.client import BtgClient
+
+            with BtgClient.from_env() as client:
+                client.token()
+                return f"token issued by {config.env('BTG_BASE_URL')}"
+
+        checks.append(guarded("BTG API", "check BTG_CLIENT_ID/SECRET and BTG_BASE_URL in .env", btg_probe))
+    return checks
+
+
+def writable(directory: Path) -> str:
+    """Create ``directory`` if needed and prove a file can be written there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
+        pass
+    return str(directory.resolve())
+
+
+def check_directories(pipelines: list[str]) -> list[Check]:
+    directories = {"output directory": config.output_root(), "logs directory": config.logs_root()}
+    if "btg" in pipelines:
+        directories["BTG_REPORT_PATH"] = Path(config.env("BTG_REPORT_PATH") or "")
+        directories["BTG_RENTABILIDADE"] = Path(config.env("BTG_RENTABILIDADE") or "")
+    return [
+        guarded(name, f"create {path} or give this user write permission", lambda path=path: writable(path))
+        for name, path in directories.items()
+    ]
+
+
+def run_checks(pipelines: list[str], network: bool = True) -> list[Check]:
+    """Every check, in the order of the original guide."""
+    checks = check_env(pipelines) + check_dependencies() + check_config_files()
+    if network:
+        checks += check_warehouses(pipelines) + check_apis(pipelines)
+    return checks + check_directories(pipelines)
+
+
+def is_error(error: BaseException) -> bool:
+    """Known, explained errors (no traceback needed)."""
+    return isinstance(error, EtlError)

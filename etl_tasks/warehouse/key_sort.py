@@ -1,0 +1,181 @@
+"""A Parquet file's rows in primary-key order, in bounded memory (the MySQL load path).
+
+InnoDB stores a table as a B-tree clustered on its primary key. ``LOAD DATA`` of rows in key order
+appends to the last page; rows in API order (random keys) split pages all over a tree larger than
+the buffer pool, which measured 8.4x slower (DESIGN.md §5). So the MySQL loader sorts first.
+
+How, and what it costs in memory (``n`` rows, ``budget`` bytes, the default budget is 256 MiB):
+
+1. Read only the key columns and compute the sort order: each key column is dictionary-encoded
+   and its distinct values sorted (dense ranks), and the ranks are combined into one integer per
+   row (or ``numpy.lexsort`` when the combined range would overflow 63 bits). Memory: the key
+   columns plus two int64 arrays, i.e. ``n * (key bytes + 16)``.
+2. Then one of three strategies, chosen by :class:`SortedRows`:
+
+   * ``presorted``: the file is already in key order (a transform that sorts): stream it as is.
+     Memory: one batch.
+   * ``memory``: the whole file fits ``budget`` (estimated from its first batch): read it, then
+     take rows in key order a batch at a time. Memory: the file's Arrow size, at most ``budget``.
+   * ``buckets``: an external distribution sort. Stream the file once and append each row to
+     the spill file of its key-rank range (Arrow IPC in a temporary directory), ranges sized so
+     one bucket fits ``budget``; then read back one bucket at a time, in range order, and sort it
+     in memory. Memory: one bucket (at most ``budget``) plus one batch; disk: one copy of the data.
+
+Steps 1–2 run before the caller starts ``LOAD DATA`` (the server should not wait while we read);
+:meth:`SortedRows.batches` then yields the ordered batches, and is cheap enough to run concurrently
+with the server's ingest.
+
+Arrow sorts strings by bytes, which is code point order, the order of ``utf8mb4_bin`` (up to its
+trailing-space padding, which changes nothing but speed).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl_tasks.warehouse.arrow_text import decode_dictionary
+from etl_tasks.warehouse.parquet_source import ParquetSource
+
+DEFAULT_SORT_BUDGET_BYTES = 256 * 1024 * 1024
+_RANK_COLUMN = "__etl_key_rank"
+
+
+def dense_ranks(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
+    """Rank of each value among the column's distinct values (0-based), and how many there are."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(decode_dictionary(values))
+    distinct_order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank_of_distinct = np.empty(len(distinct_order), dtype=np.int64)
+    rank_of_distinct[distinct_order] = np.arange(len(distinct_order), dtype=np.int64)
+    # Key columns are NOT NULL in the table; a null sorts first and the database rejects the row.
+    indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
+    if not len(rank_of_distinct):
+        return np.zeros(len(values), dtype=np.int64), 1
+    return rank_of_distinct[indices], len(distinct_order)
+
+
+def key_order(keys: pa.Table) -> np.ndarray:
+    """Row positions of ``keys`` in ascending order of its columns (left to right), stable."""
+    if keys.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    ranked = [dense_ranks(keys.column(index)) for index in range(keys.num_columns)]
+    if math.prod(cardinality for _, cardinality in ranked) < 2**63:
+        combined = np.zeros(keys.num_rows, dtype=np.int64)
+        for ranks, cardinality in ranked:
+            combined = combined * cardinality + ranks
+        return np.argsort(combined, kind="stable")
+    # np.lexsort sorts by its last key first.
+    return np.lexsort([ranks for ranks, _ in reversed(ranked)])
+
+
+def _single_batches(table: pa.Table) -> Iterator[pa.RecordBatch]:
+    yield from table.combine_chunks().to_batches()
+
+
+class SortedRows:
+    """The rows of ``source`` in ``key_columns`` order; strategy and memory in the module doc."""
+
+    def __init__(
+        self,
+        source: ParquetSource,
+        key_columns: Sequence[str],
+        budget_bytes: int = DEFAULT_SORT_BUDGET_BYTES,
+    ) -> None:
+        self.source = source
+        self.batch_rows = source.batch_rows
+        self._spill: tempfile.TemporaryDirectory | None = None
+        self._table: pa.Table | None = None
+        self.bucket_count = 0
+        order = key_order(source.read_columns(key_columns))
+        self._order = order
+        if bool(np.all(order == np.arange(len(order)))):
+            self.strategy = "presorted"
+        elif source.estimated_bytes() <= budget_bytes:
+            self.strategy = "memory"
+            self._table = pa.Table.from_batches(list(source.batches()), schema=None)
+        else:
+            self.strategy = "buckets"
+            self._distribute(budget_bytes)
+
+    def _distribute(self, budget_bytes: int) -> None:
+        """Spill every row to the file of its rank range (one streaming pass)."""
+        rows = len(self._order)
+        self.bucket_count = max(2, math.ceil(self.source.estimated_bytes() / budget_bytes))
+        bucket_rows = math.ceil(rows / self.bucket_count)
+        ranks = np.empty(rows, dtype=np.int64)
+        ranks[self._order] = np.arange(rows, dtype=np.int64)
+        self._order = np.zeros(0, dtype=np.int64)  # no longer needed: free it before spilling
+        self._spill = tempfile.TemporaryDirectory(prefix="etl-keysort-")
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        offset = 0
+        try:
+            for batch in self.source.batches():
+                batch_ranks = ranks[offset : offset + batch.num_rows]
+                offset += batch.num_rows
+                buckets = batch_ranks // bucket_rows
+                grouped = np.argsort(buckets, kind="stable")
+                grouped_buckets = buckets[grouped]
+                ordered = batch.take(pa.array(grouped)).append_column(
+                    _RANK_COLUMN, pa.array(batch_ranks[grouped])
+                )
+                bounds = np.searchsorted(grouped_buckets, np.arange(self.bucket_count + 1))
+                for bucket in np.unique(grouped_buckets):
+                    start, stop = bounds[bucket], bounds[bucket + 1]
+                    if bucket not in writers:
+                        writers[bucket] = pa.ipc.new_stream(self._bucket_path(bucket),
+                                                            ordered.schema)
+                    writers[bucket].write_batch(ordered.slice(start, stop - start))
+        finally:
+            for writer in writers.values():
+                writer.close()
+
+    def _bucket_path(self, bucket: int) -> Path:
+        assert self._spill is not None
+        return Path(self._spill.name) / f"bucket-{int(bucket):05d}.arrow"
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Record batches in key order (each at most ``batch_rows`` rows)."""
+        try:
+            if self.strategy == "presorted":
+                yield from self.source.batches()
+            elif self.strategy == "memory":
+                yield from self._batches_from_memory()
+            else:
+                yield from self._batches_from_buckets()
+        finally:
+            self.close()
+
+    def _batches_from_memory(self) -> Iterator[pa.RecordBatch]:
+        assert self._table is not None
+        for start in range(0, len(self._order), self.batch_rows):
+            chunk = pa.array(self._order[start : start + self.batch_rows])
+            yield from _single_batches(self._table.take(chunk))
+
+    def _batches_from_buckets(self) -> Iterator[pa.RecordBatch]:
+        for bucket in range(self.bucket_count):
+            path = self._bucket_path(bucket)
+            if not path.exists():
+                continue
+            with pa.ipc.open_stream(path) as reader:
+                table = reader.read_all()
+            path.unlink()
+            order = np.argsort(table.column(_RANK_COLUMN).to_numpy(), kind="stable")
+            table = table.drop_columns([_RANK_COLUMN])
+            for start in range(0, len(order), self.batch_rows):
+                yield from _single_batches(table.take(pa.array(order[start : start +
+                                                                      self.batch_rows])))
+
+    def close(self) -> None:
+        """Free the in-memory table and delete spill files (idempotent)."""
+        self._table = None
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None

@@ -1,0 +1,175 @@
+"""MySQL / MariaDB warehouse: Parquet sorted by primary key, streamed through LOAD DATA LOCAL INFILE.
+
+Rows are put in primary-key order first (:mod:`etl_tasks.warehouse.key_sort`, bounded memory),
+because InnoDB clusters a table on its key and random key order measured 8.4x slower (DESIGN.md
+§5). The sorted batches are rendered to CSV by Arrow's C++ writer and fed to ``LOAD DATA LOCAL
+INFILE`` through a named pipe (:mod:`etl_tasks.warehouse.pipe_feed`), so rendering overlaps the
+server's ingest and no CSV file is written. ``python -m benchmarks.load_benchmark --target mysql``
+measures it against the ``mysql`` client loading a ready, sorted file.
+
+CSV dialect: ``FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY ''``. Every string
+is quoted (doubled quotes inside), NULL is the unquoted word ``NULL`` — a quoted ``"NULL"`` is
+text — and with no escape character backslashes and ``\\N`` are plain text.
+
+``LOCAL`` makes the server downgrade bad values, duplicate keys and foreign-key violations to
+warnings and skip or coerce the row (it cannot stop the client mid-file). A load therefore fails
+on any warning, and on a row count that differs from the Parquet file's.
+
+DDL: text in a key, foreign key or index is ``VARCHAR(191)`` (an index cannot cover an unbounded
+TEXT), other text ``LONGTEXT``; timestamps ``DATETIME(6)`` holding UTC (the session time zone is
+UTC); json ``JSON``; booleans ``TINYINT(1)`` loaded as 1/0; every table InnoDB, utf8mb4,
+``utf8mb4_bin`` (byte-exact comparisons, as in PostgreSQL). DDL commits implicitly in MySQL, so it
+runs only in :meth:`ensure_schema`; the staging table of an upsert is ``TEMPORARY``, which does not
+commit.
+
+URL: ``mysql://user:password@host:port/database`` (pymysql; ``mariadb://`` and
+``mysql+pymysql://`` are accepted too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pymysql
+
+from etl_tasks.errors import LoadError
+from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
+from etl_tasks.warehouse.csv_stream import csv_chunks
+from etl_tasks.warehouse.ddl import key_columns
+from etl_tasks.warehouse.key_sort import DEFAULT_SORT_BUDGET_BYTES, SortedRows
+from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.pipe_feed import PipeFeed
+from etl_tasks.warehouse.render import MYSQL, render_batch
+from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse
+
+KEY_TEXT = "VARCHAR(191)"  # 191 x 4 bytes fits the 767-byte index prefix of older InnoDB formats
+TYPES = {
+    "text": "LONGTEXT",
+    "bigint": "BIGINT",
+    "integer": "INT",
+    "double": "DOUBLE",
+    "boolean": "TINYINT(1)",
+    "date": "DATE",
+    "timestamp": "DATETIME(6)",
+    "json": "JSON",
+}
+MAX_REPORTED = 5
+
+
+class MySQLWarehouse(SqlWarehouse):
+    """A MySQL or MariaDB database (one URL); loads with sorted, streamed LOAD DATA."""
+
+    dialect = "mysql"
+    inline_indexes = True
+
+    def __init__(self, url: str, sort_budget_bytes: int = DEFAULT_SORT_BUDGET_BYTES) -> None:
+        super().__init__(url)
+        self.sort_budget_bytes = sort_budget_bytes
+        self.last_sort_strategy = ""  # how the last load ordered its rows (logs, tests)
+
+    def _connect(self) -> Any:
+        parts = urlsplit(self.url)
+        database = unquote(parts.path.lstrip("/"))
+        if not database:
+            raise LoadError(
+                f"the warehouse URL {self.redacted_url} names no database: use "
+                "mysql://user:password@host:port/database. " + URL_HINT
+            )
+        return pymysql.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            database=database,
+            charset="utf8mb4",
+            local_infile=True,
+            autocommit=False,
+            connect_timeout=10,
+            init_command="SET time_zone = '+00:00'",
+        )
+
+    def quote(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def column_type(self, table: TableSpec, column_name: str, logical: str) -> str:
+        decimal = DECIMAL_TYPE.match(logical)
+        if decimal:
+            return f"DECIMAL({decimal.group(1)},{decimal.group(2)})"
+        if logical == "text" and column_name in key_columns(table):
+            return KEY_TEXT
+        return TYPES[logical]
+
+    def table_options(self) -> str:
+        return " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+    def param(self, value: Any) -> Any:
+        # DATETIME has no zone: store the UTC wall clock.
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+
+    def _existing_tables(self, cursor: Any) -> set[str]:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+    def _server_version(self, cursor: Any) -> str:
+        cursor.execute("SELECT VERSION()")
+        return str(cursor.fetchone()[0])
+
+    def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
+        rows = SortedRows(source, table.primary_key, self.sort_budget_bytes)
+        self.last_sort_strategy = rows.strategy
+        try:
+            rendered = (render_batch(batch, table, MYSQL) for batch in rows.batches())
+            with PipeFeed(csv_chunks(rendered, null_token="NULL")) as feed:
+                cursor.execute(
+                    f"LOAD DATA LOCAL INFILE %s INTO TABLE {target} CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                    f"LINES TERMINATED BY '\\n' ({self._columns_sql(table.column_names)})",
+                    [feed.path],
+                )
+                feed.finish()
+            loaded = cursor.rowcount
+        finally:
+            rows.close()
+        self._fail_on_warnings(cursor, table)
+        return loaded
+
+    def _fail_on_warnings(self, cursor: Any, table: TableSpec) -> None:
+        """Raise if LOAD DATA LOCAL coerced or skipped anything (see the module docstring)."""
+        cursor.execute("SHOW WARNINGS")
+        problems = [row for row in cursor.fetchall() if str(row[0]).lower() != "note"]
+        if not problems:
+            return
+        details = "; ".join(f"{row[0]} {row[1]}: {row[2]}" for row in problems[:MAX_REPORTED])
+        raise LoadError(
+            f"LOAD DATA into {table.name} raised warnings (with LOCAL, MySQL skips or coerces "
+            f"such rows, so the load is refused and rolled back): {details}. Fix the data in the "
+            "transform (NULL in a NOT NULL column, a missing parent row, a duplicate key, a value "
+            "too long or out of range for its column)"
+        )
+
+    def _create_staging(self, cursor: Any, table: TableSpec) -> str:
+        staging = self.quote(f"_stage_{table.name}")
+        # TEMPORARY: no implicit commit, no foreign keys copied, the primary key is kept.
+        cursor.execute(f"DROP TEMPORARY TABLE IF EXISTS {staging}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} LIKE {self.quote(table.name)}")
+        return staging
+
+    def _upsert_from(self, table: TableSpec, staging: str) -> str:
+        columns = self._columns_sql(table.column_names)
+        updates = self._update_columns(table) or list(table.primary_key[:1])
+        assignments = ", ".join(f"{self.quote(name)} = VALUES({self.quote(name)})"
+                                for name in updates)
+        # VALUES() is the spelling both MySQL 8 (deprecated, still accepted) and MariaDB know.
+        return (
+            f"INSERT INTO {self.quote(table.name)} ({columns}) SELECT {columns} FROM {staging} "
+            f"ON DUPLICATE KEY UPDATE {assignments}"
+        )
+
+    def _drop_staging(self, cursor: Any, staging: str) -> None:
+        cursor.execute(f"DROP TEMPORARY TABLE {staging}")

@@ -1,0 +1,152 @@
+"""SQLite warehouse: the embedded default for the demo and for people without a database server.
+
+SQLite has no bulk path (no COPY, no LOAD DATA): rows go in with ``executemany`` over each
+streamed record batch, Arrow converting whole columns to Python values in C, so there is no Python
+loop per row and memory stays at one batch. That is the fastest way into SQLite from Python.
+
+Types: SQLite has no date, timestamp, decimal or JSON types, so dates are ``TEXT`` ISO-8601,
+timestamps ``TEXT`` ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (fixed width, so text order is time
+order), json ``TEXT``, and decimal(P,S) ``TEXT`` holding the exact decimal in plain notation — a
+``NUMERIC`` column would turn it into a float and lose digits. Booleans are ``INTEGER`` 1/0.
+
+Foreign keys are enforced (``PRAGMA foreign_keys = ON`` on every connection); the database runs in
+WAL mode so readers never block the one writer, and a writer waits up to 30 s for a lock.
+
+URL: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (parent directories are
+created); ``sqlite:///:memory:`` for a private in-memory database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from etl_tasks.errors import LoadError
+from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
+from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.render import SQLITE, render_batch, sqlite_rows
+from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse
+
+TYPES = {
+    "text": "TEXT",
+    "bigint": "INTEGER",
+    "integer": "INTEGER",
+    "double": "REAL",
+    "boolean": "INTEGER",
+    "date": "TEXT",
+    "timestamp": "TEXT",
+    "json": "TEXT",
+}
+LOCK_TIMEOUT_SECONDS = 30.0
+
+
+def sqlite_path(url: str) -> str:
+    """The database path of a ``sqlite:///`` URL (``:memory:`` kept as is)."""
+    prefix = "sqlite:///"
+    if not url.lower().startswith(prefix) or len(url) == len(prefix):
+        raise LoadError(
+            f"{url!r} is not a SQLite URL: use sqlite:///relative/path.db or "
+            f"sqlite:////absolute/path.db. {URL_HINT}"
+        )
+    return url[len(prefix) :]
+
+
+def timestamp_text(value: dt.datetime) -> str:
+    """A datetime as stored in timestamp columns: UTC, microseconds, ``Z``."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+class SQLiteWarehouse(SqlWarehouse):
+    """A SQLite database file (one URL); loads with executemany per record batch."""
+
+    dialect = "sqlite"
+    placeholder = "?"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.path = sqlite_path(url)
+
+    def _connect(self) -> Any:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; _begin() opens them explicitly.
+        connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
+        connection.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            connection.execute("PRAGMA journal_mode = WAL")
+        return connection
+
+    def _begin(self, cursor: Any, write: bool) -> None:
+        # IMMEDIATE takes the write lock up front, so a load never fails half-way on a lock;
+        # readers (completeness checks) stay deferred and never wait for a writer.
+        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def column_type(self, table: TableSpec, column_name: str, logical: str) -> str:
+        if DECIMAL_TYPE.match(logical):
+            return "TEXT"
+        return TYPES[logical]
+
+    def param(self, value: Any) -> Any:
+        # Explicit conversions: the sqlite3 module's default date adapters are deprecated.
+        if isinstance(value, dt.datetime):
+            return timestamp_text(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, decimal.Decimal):
+            return format(value, "f")
+        return value
+
+    def _existing_tables(self, cursor: Any) -> set[str]:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in cursor.fetchall()}
+
+    def _server_version(self, cursor: Any) -> str:
+        cursor.execute("SELECT sqlite_version()")
+        return f"SQLite {cursor.fetchone()[0]}"
+
+    def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
+        insert = (
+            f"INSERT INTO {target} ({self._columns_sql(table.column_names)}) "
+            f"VALUES ({self._placeholders(len(table.columns))})"
+        )
+        loaded = 0
+        for batch in source.batches():
+            cursor.executemany(insert, sqlite_rows(render_batch(batch, table, SQLITE)))
+            loaded += cursor.rowcount
+        return loaded
+
+    def _create_staging(self, cursor: Any, table: TableSpec) -> str:
+        staging = f"temp.{self.quote('_stage_' + table.name)}"
+        columns = ",\n  ".join(self.column_definitions(table))
+        cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+        cursor.execute(
+            f"CREATE TABLE {staging} (\n  {columns},\n"
+            f"  PRIMARY KEY ({self._columns_sql(table.primary_key)})\n)"
+        )
+        return staging
+
+    def _upsert_from(self, table: TableSpec, staging: str) -> str:
+        columns = self._columns_sql(table.column_names)
+        updates = self._update_columns(table)
+        action = (
+            "DO UPDATE SET "
+            + ", ".join(f"{self.quote(name)} = excluded.{self.quote(name)}" for name in updates)
+            if updates
+            else "DO NOTHING"
+        )
+        # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and the upsert's.
+        return (
+            f"INSERT INTO main.{self.quote(table.name)} ({columns}) SELECT {columns} FROM "
+            f"{staging} WHERE true ON CONFLICT ({self._columns_sql(table.primary_key)}) {action}"
+        )
+
+    def _drop_staging(self, cursor: Any, staging: str) -> None:
+        cursor.execute(f"DROP TABLE {staging}")

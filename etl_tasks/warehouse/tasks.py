@@ -1,0 +1,112 @@
+"""Template tasks for the warehouse side of a pipeline: create the schema, load a partition.
+
+Like ``luigi.contrib.postgres.CopyToTable``, ``run()`` is written once here; a pipeline's load task
+only names its table, its transform and its upstream loads. A load is complete when the audit table
+says its partition holds the current transform file (same sha256), so a re-transformed partition is
+reloaded and a deleted marker makes the partition load again (replacing, never doubling rows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import ClassVar
+
+import luigi
+
+from etl_tasks.config import redact_url, warehouse_url
+from etl_tasks.core.stage import StageTask, record_failure, utc_now
+from etl_tasks.core.targets import PartitionTarget, atomic_write_json, sweep_temp_files
+from etl_tasks.warehouse.base import LoadMarker, TableSpec, connect
+
+logger = logging.getLogger(__name__)
+
+
+class WarehouseMarkerTarget(luigi.Target):
+    """Exists when ``etl_load_audit`` holds (table, partition) with the source file's sha256."""
+
+    def __init__(self, url: str, table: str, partition: str, source: PartitionTarget) -> None:
+        self.url, self.table, self.partition, self.source = url, table, partition, source
+
+    def exists(self) -> bool:
+        if not self.source.exists():
+            return False
+        sha256 = self.source.meta().get("sha256", "")
+        with connect(self.url) as warehouse:
+            return warehouse.is_loaded(self.table, self.partition, sha256)
+
+    def __repr__(self) -> str:
+        return f"WarehouseMarkerTarget({redact_url(self.url)!r}, {self.table!r}, {self.partition!r})"
+
+
+class SchemaTask(luigi.Task):
+    """Create a pipeline's tables (idempotent); complete when every table exists."""
+
+    pipeline: ClassVar[str] = ""
+    tables: ClassVar[tuple[TableSpec, ...]] = ()
+
+    def complete(self) -> bool:
+        with connect(warehouse_url(self.pipeline)) as warehouse:
+            return not warehouse.missing_tables(self.tables)
+
+    def run(self) -> None:
+        url = warehouse_url(self.pipeline)
+        logger.info("creating %s tables in %s", self.pipeline, redact_url(url))
+        with connect(url) as warehouse:
+            warehouse.ensure_schema(self.tables)
+
+
+class LoadTask(StageTask):
+    """Load one transformed partition into its warehouse table in one transaction."""
+
+    stage = "load"
+    table: ClassVar[TableSpec]
+
+    def source(self) -> PartitionTarget:
+        """The transform partition this load reads; subclasses may override."""
+        return self.requires()["transform"].output()
+
+    def complete(self) -> bool:
+        """Luigi reports an exception in complete() without passing it to any event handler, so
+        record it here: a warehouse that is down must show up in the report with its message."""
+        try:
+            return super().complete()
+        except Exception as error:
+            record_failure(self, error)
+            raise
+
+    def output(self) -> WarehouseMarkerTarget:
+        return WarehouseMarkerTarget(
+            warehouse_url(self.pipeline), self.table.name, self.date.isoformat(), self.source()
+        )
+
+    def run(self) -> None:
+        record = self.partition()
+        sweep_temp_files(record.directory)
+        started_at, started_clock = utc_now(), time.perf_counter()
+        source = self.source()
+        source_meta = source.meta()
+        self.progress(f"loading {source_meta.get('rows', 0)} rows into {self.table.name}", 0)
+        marker = LoadMarker(
+            task_id=self.task_id,
+            table=self.table.name,
+            partition=self.date.isoformat(),
+            sha256=source_meta["sha256"],
+            rows=int(source_meta.get("rows", 0)),
+        )
+        with connect(warehouse_url(self.pipeline)) as warehouse:
+            loaded = warehouse.load_partition(self.table, source.data_path, self.date, marker)
+        meta = self.base_meta(started_at, started_clock)
+        meta.update(
+            status="skipped" if source_meta.get("status") == "skipped" else "done",
+            skip_reason=source_meta.get("skip_reason"),
+            rows=loaded,
+            table=self.table.name,
+            sha256=source_meta["sha256"],
+            mode=self.table.mode,
+        )
+        atomic_write_json(record.meta_path, meta)
+        with contextlib.suppress(FileNotFoundError):
+            record.failed_path.unlink()
+        self.progress(f"done: {loaded} rows in {self.table.name}", 100)

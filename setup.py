@@ -1,0 +1,41 @@
+"""Packaging for etl_tasks: `pip install -e .` puts the package and its commands on PATH.
+
+The `luigi` script does not add the current directory to sys.path, so the package must be
+installed for `luigi --module etl_tasks RunAll ...` to find it.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def requirements(name: str) -> list[str]:
+    lines = (HERE / name).read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith(("#", "-r"))]
+
+
+setup(
+    name="etl_tasks",
+    version="0.1.0",
+    description="Daily API -> warehouse batch pipelines (Twitch -> PostgreSQL, BTG -> MySQL) on Luigi",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["etl_tasks", "etl_tasks.*"]),
+    package_data={"etl_tasks": ["**/*.sql", "**/*.xml", "**/*.html"]},
+    install_requires=requirements("requirements.txt"),
+    extras_require={
+        "dev": ["pytest>=8", "ruff>=0.5"],
+        "history": ["sqlalchemy<2"],
+    },
+    entry_points={
+        "console_scripts": [
+            "etl-run=etl_tasks.cli.run:main",
+            "etl-validate=etl_tasks.cli.validate:main",
+            "etl-sandbox=etl_tasks.sandbox.server:main",
+            "orquestrador-btg=etl_tasks.cli.orquestrador_btg:main",
+        ]
+    },
+)

@@ -30,13 +30,14 @@ ENV_KEYS: dict[str, tuple[str | None, str]] = {
     "BTG_CLIENT_SECRET": (None, "BTG Pactual funds API client secret"),
     "BTG_BASE_URL": ("https://funds.btgpactual.com", "BTG Pactual funds API base URL"),
     "BTG_REPORT_PATH": ("output/landing/btg/carteira", "landing directory for raw carteira files"),
-    "BTG_RENTABILIDADE": ("output/landing/btg/rentabilidade", "landing directory for rentabilidade"),
+    "BTG_RENTABILIDADE": (
+        "output/landing/btg/rentabilidade",
+        "landing directory for rentabilidade",
+    ),
     "WAREHOUSE_URL": ("sqlite:///output/warehouse/etl.db", "default warehouse for both pipelines"),
     "TWITCH_WAREHOUSE_URL": (None, "warehouse for twitch (defaults to WAREHOUSE_URL)"),
     "BTG_WAREHOUSE_URL": (None, "warehouse for btg (defaults to WAREHOUSE_URL)"),
 }
-
-
 
 
 def load_env(path: str | os.PathLike[str] | None = None) -> None:
@@ -89,7 +90,9 @@ def redact_url(url: str) -> str:
 class paths(luigi.Config):
     """[paths]: where runtime data lives (relative paths are taken from the current directory)."""
 
-    output_dir = luigi.Parameter(default="output", description="root of Parquet targets and reports")
+    output_dir = luigi.Parameter(
+        default="output", description="root of Parquet targets and reports"
+    )
     logs_dir = luigi.Parameter(default="logs", description="directory of the daily log files")
 
 
@@ -112,8 +115,12 @@ class http(luigi.Config):
 class twitch(luigi.Config):
     """[twitch]: what the Twitch extract asks for."""
 
-    page_size = luigi.IntParameter(default=100, description="`first` for paginated endpoints (1-100)")
-    top_games = luigi.IntParameter(default=100, description="top games added to the games dimension")
+    page_size = luigi.IntParameter(
+        default=100, description="`first` for paginated endpoints (1-100)"
+    )
+    top_games = luigi.IntParameter(
+        default=100, description="top games added to the games dimension"
+    )
     max_stream_pages = luigi.IntParameter(
         default=0, description="cap on /streams pages per snapshot (0 = all live streams)"
     )

@@ -25,10 +25,17 @@ DEMO_WAREHOUSE = "sqlite:///output/warehouse/demo.db"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m etl_tasks.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--date", type=parse_date, default=DEMO_DATE, help="date (default 2025-04-10)")
-    parser.add_argument("--warehouse-url", default=DEMO_WAREHOUSE,
-                        help=f"warehouse for both pipelines (default {DEMO_WAREHOUSE})")
+    parser = argparse.ArgumentParser(
+        prog="python -m etl_tasks.demo", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--date", type=parse_date, default=DEMO_DATE, help="date (default 2025-04-10)"
+    )
+    parser.add_argument(
+        "--warehouse-url",
+        default=DEMO_WAREHOUSE,
+        help=f"warehouse for both pipelines (default {DEMO_WAREHOUSE})",
+    )
     parser.add_argument("--pipeline", choices=["twitch", "btg", "all"], default="all")
     return parser
 

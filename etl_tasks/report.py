@@ -6,7 +6,8 @@ records, totals, records per second, the error list or "NENHUM ERRO ENCONTRADO")
 per-pipeline and a per-task table. ``report.json`` carries the same numbers.
 
 Everything is read from disk (``_meta.json`` / ``_failed.json``), never from memory, so the report
-is right whether the stages ran in this process, in ``--workers N`` subprocesses, or in earlier runs.
+is right whether the stages ran in this process, in ``--workers N`` subprocesses, or in
+earlier runs.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from etl_tasks.core.redact import redact
 from etl_tasks.core.stage import StageTask, output_root, utc_now
 from etl_tasks.core.targets import atomic_write_bytes, atomic_write_json, read_json
+
+logger = logging.getLogger(__name__)
 
 STAGES = ("extract", "transform", "load")
 STAGE_TITLES = {"extract": "📥 EXTRACT", "transform": "🔄 TRANSFORM", "load": "💾 LOAD"}
@@ -67,7 +71,9 @@ class RunReport:
 
     @property
     def errors(self) -> list[str]:
-        return [f"[{t.task_family} {self.date}] {t.error}" for t in self.tasks if t.status == FAILED]
+        return [
+            f"[{t.task_family} {self.date}] {t.error}" for t in self.tasks if t.status == FAILED
+        ]
 
     @property
     def status(self) -> str:
@@ -110,6 +116,21 @@ class RunReport:
     def finished_at(self) -> str | None:
         times = [t.finished_at for t in self.tasks if t.finished_at]
         return max(times) if times else None
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> RunReport:
+        """Rebuild a report from its ``report.json`` document."""
+        known = {f.name for f in fields(TaskRecord)}
+        tasks = [
+            TaskRecord(**{key: value for key, value in task.items() if key in known})
+            for task in document.get("tasks") or []
+        ]
+        return cls(
+            date=str(document["date"]),
+            pipelines=list(document.get("pipelines") or []),
+            tasks=tasks,
+            generated_at=str(document.get("generated_at") or utc_now().isoformat()),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +175,9 @@ def task_record(task: StageTask) -> TaskRecord:
     partition = task.partition()
     record = TaskRecord(task.pipeline, task.stage, task.entity, task.task_family, PENDING)
     meta = read_json(partition.meta_path)
+    if meta is None and task.stage == "schema":
+        # Tables created by an earlier date (or by hand) leave no sidecar for this one.
+        record.status = DONE
     failed = read_json(partition.failed_path)
     if meta is not None:
         record.status = SKIPPED if meta.get("status") == "skipped" else DONE
@@ -161,7 +185,9 @@ def task_record(task: StageTask) -> TaskRecord:
         record.duration_s = float(meta.get("duration_s") or 0.0)
         record.started_at, record.finished_at = meta.get("started_at"), meta.get("finished_at")
         record.skip_reason = meta.get("skip_reason")
-    if failed is not None and (meta is None or failed["failed_at"] > (meta.get("finished_at") or "")):
+    if failed is not None and (
+        meta is None or failed["failed_at"] > (meta.get("finished_at") or "")
+    ):
         record.status = FAILED
         record.error = redact(f"{failed.get('error_type')}: {failed.get('message')}")
         record.finished_at = failed.get("failed_at")
@@ -176,7 +202,9 @@ def sidecar_fingerprint(tasks: Sequence[TaskRecord]) -> str:
     return digest.hexdigest()
 
 
-def collect_report(date: dt.date, pipelines: Sequence[str], tasks: Sequence[StageTask]) -> RunReport:
+def collect_report(
+    date: dt.date, pipelines: Sequence[str], tasks: Sequence[StageTask]
+) -> RunReport:
     """Build the report of ``date`` from the sidecars of ``tasks``."""
     order = {stage: i for i, stage in enumerate(STAGES)}
     records = sorted(
@@ -189,7 +217,9 @@ def collect_report(date: dt.date, pipelines: Sequence[str], tasks: Sequence[Stag
 def _format_time(iso: str | None) -> str:
     if not iso:
         return "-"
-    return dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
 
 
 def render_text(report: RunReport) -> str:
@@ -197,7 +227,8 @@ def render_text(report: RunReport) -> str:
     total = report.total_duration_s
     lines = [
         "📋 === RELATÓRIO FINAL DE EXECUÇÃO ===",
-        f"📅 Data: {report.date}   Pipelines: {', '.join(report.pipelines)}   Status: {report.status}",
+        f"📅 Data: {report.date}   Pipelines: {', '.join(report.pipelines)}"
+        f"   Status: {report.status}",
         "⏱️ TEMPO DE EXECUÇÃO:",
         f"   • Início: {_format_time(report.started_at)}",
         f"   • Fim: {_format_time(report.finished_at)}",
@@ -236,7 +267,9 @@ def render_text(report: RunReport) -> str:
     lines += ["", "TAREFAS:", f"   {'task':<28} {'status':<9} {'rows':>10} {'seconds':>9}  note"]
     for t in report.tasks:
         note = t.error or (f"skipped: {t.skip_reason}" if t.skip_reason else "")
-        lines.append(f"   {t.task_family:<28} {t.status:<9} {t.rows:>10} {t.duration_s:>9.2f}  {note}")
+        lines.append(
+            f"   {t.task_family:<28} {t.status:<9} {t.rows:>10} {t.duration_s:>9.2f}  {note}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -246,10 +279,17 @@ def report_dir(date: dt.date) -> Path:
 
 
 def write_report(report: RunReport) -> Path:
-    """Write ``report.json`` and ``report.txt`` atomically; returns the directory."""
+    """Write ``report.json`` and ``report.txt`` atomically, then refresh the status page
+    (``<output>/reports/index.html``); returns the report directory."""
     directory = report_dir(dt.date.fromisoformat(report.date))
     atomic_write_json(directory / "report.json", report.to_json())
     atomic_write_bytes(directory / "report.txt", render_text(report).encode("utf-8"))
+    from etl_tasks.status_page import build_status_page
+
+    try:
+        build_status_page(output_root())
+    except Exception:  # the page is a convenience: never fail a run over it
+        logger.exception("could not rebuild the status page")
     return directory
 
 

@@ -18,10 +18,18 @@ from types import ModuleType
 
 import luigi
 
+from etl_tasks.config import logs_root
 from etl_tasks.config import pipelines as pipelines_config
 from etl_tasks.core import stage as stage_module
+from etl_tasks.core.logs import has_file_logging, setup_logging
 from etl_tasks.core.stage import StageTask
-from etl_tasks.report import RunReport, collect_report, read_report, sidecar_fingerprint, write_report
+from etl_tasks.report import (
+    RunReport,
+    collect_report,
+    read_report,
+    sidecar_fingerprint,
+    write_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +67,11 @@ class ReportTask(luigi.Task):
 
     def requires(self) -> list[luigi.Task]:
         """The final loads of every enabled pipeline."""
-        return [task for name in enabled_pipelines() for task in pipeline_module(name).final_tasks(self.date)]
+        return [
+            task
+            for name in enabled_pipelines()
+            for task in pipeline_module(name).final_tasks(self.date)
+        ]
 
     def output(self) -> luigi.LocalTarget:
         from etl_tasks.report import report_dir
@@ -102,3 +114,11 @@ def _write_report_after_failure(task: luigi.Task, exception: BaseException) -> N
 
 
 stage_module.FAILURE_LISTENERS.append(_write_report_after_failure)
+
+
+@luigi.Task.event_handler(luigi.Event.START)
+def _log_to_file_under_plain_luigi(task: luigi.Task) -> None:
+    """``luigi --module etl_tasks ...`` configures only console logging; add the dated file
+    (entry points such as etl-run or orquestrador-btg have already set up their own)."""
+    if not has_file_logging():
+        setup_logging("etl", logs_root(), console=False)

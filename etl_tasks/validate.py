@@ -32,7 +32,14 @@ REQUIRED_KEYS = {
     "twitch": ("TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET"),
     "btg": ("BTG_CLIENT_ID", "BTG_CLIENT_SECRET"),
 }
-REQUIRED_RETCODES = ("already_running", "missing_data", "not_run", "task_failed", "scheduling_error", "unhandled_exception")
+REQUIRED_RETCODES = (
+    "already_running",
+    "missing_data",
+    "not_run",
+    "task_failed",
+    "scheduling_error",
+    "unhandled_exception",
+)
 
 
 @dataclass
@@ -54,7 +61,7 @@ def guarded(name: str, fix: str, probe: Callable[[], str]) -> Check:
     """Run ``probe``; its return is the success detail, any exception the (redacted) failure."""
     try:
         return Check(name, True, probe())
-    except Exception as error:  # noqa: BLE001 - every failure is reported, none is fatal here
+    except Exception as error:
         return Check(name, False, redact(f"{type(error).__name__}: {error}"), fix)
 
 
@@ -69,8 +76,12 @@ def check_env(pipelines: list[str]) -> list[Check]:
     for pipeline in pipelines:
         missing = [key for key in REQUIRED_KEYS[pipeline] if not config.env(key)]
         checks.append(
-            Check(f"{pipeline} credentials", False, f"missing {', '.join(missing)}",
-                  "copy .env.example to .env and fill these keys (or export them)")
+            Check(
+                f"{pipeline} credentials",
+                False,
+                f"missing {', '.join(missing)}",
+                "copy .env.example to .env and fill these keys (or export them)",
+            )
             if missing
             else Check(f"{pipeline} credentials", True, ", ".join(REQUIRED_KEYS[pipeline]) + " set")
         )
@@ -80,11 +91,14 @@ def check_env(pipelines: list[str]) -> list[Check]:
 def check_dependencies() -> list[Check]:
     checks = []
     for distribution, module in DEPENDENCIES.items():
+
         def probe(distribution: str = distribution, module: str = module) -> str:
             importlib.import_module(module)
             return importlib.metadata.version(distribution)
 
-        checks.append(guarded(f"python package {distribution}", "pip install -r requirements.txt", probe))
+        checks.append(
+            guarded(f"python package {distribution}", "pip install -r requirements.txt", probe)
+        )
     return checks
 
 
@@ -92,17 +106,39 @@ def check_config_files() -> list[Check]:
     parser = get_config()
     read = [p for p in LuigiConfigParser._config_paths if Path(p).is_file()]
     if not read:
-        return [Check("luigi.cfg", False, "no luigi.cfg found", "run from the project directory or set LUIGI_CONFIG_PATH")]
+        return [
+            Check(
+                "luigi.cfg",
+                False,
+                "no luigi.cfg found",
+                "run from the project directory or set LUIGI_CONFIG_PATH",
+            )
+        ]
     missing = [key for key in REQUIRED_RETCODES if not parser.has_option("retcode", key)]
     level = parser.get("core", "log_level", "DEBUG")
     checks = [Check("luigi.cfg", True, "read " + ", ".join(str(Path(p).resolve()) for p in read))]
     checks.append(
-        Check("[retcode]", False, f"missing {', '.join(missing)}", "restore the [retcode] section from the repository's luigi.cfg")
+        Check(
+            "[retcode]",
+            False,
+            f"missing {', '.join(missing)}",
+            "restore the [retcode] section from the repository's luigi.cfg",
+        )
         if missing
-        else Check("[retcode]", True, "exit codes configured (task_failed=" + parser.get("retcode", "task_failed") + ")")
+        else Check(
+            "[retcode]",
+            True,
+            "exit codes configured (task_failed=" + parser.get("retcode", "task_failed") + ")",
+        )
     )
-    checks.append(Check("[core] log_level", level.upper() != "DEBUG", level,
-                        "set log_level = INFO in [core]; DEBUG floods cron logs"))
+    checks.append(
+        Check(
+            "[core] log_level",
+            level.upper() != "DEBUG",
+            level,
+            "set log_level = INFO in [core]; DEBUG floods cron logs",
+        )
+    )
     return checks
 
 
@@ -111,20 +147,27 @@ def check_warehouses(pipelines: list[str]) -> list[Check]:
 
     checks = []
     for pipeline in pipelines:
+
         def probe(pipeline: str = pipeline) -> str:
             url = config.warehouse_url(pipeline)
             with connect(url) as warehouse:
                 return f"{config.redact_url(url)} ({warehouse.ping()})"
 
-        checks.append(guarded(
-            f"{pipeline} warehouse", f"start the database or fix {pipeline.upper()}_WAREHOUSE_URL / WAREHOUSE_URL in .env", probe
-        ))
+        checks.append(
+            guarded(
+                f"{pipeline} warehouse",
+                f"start the database or fix {pipeline.upper()}_WAREHOUSE_URL"
+                " / WAREHOUSE_URL in .env",
+                probe,
+            )
+        )
     return checks
 
 
 def check_apis(pipelines: list[str]) -> list[Check]:
     checks = []
     if "twitch" in pipelines:
+
         def twitch_probe() -> str:
             from etl_tasks.twitch.client import TwitchClient
 
@@ -132,8 +175,15 @@ def check_apis(pipelines: list[str]) -> list[Check]:
                 client.validate_token()
                 return f"token issued by {config.env('TWITCH_AUTH_BASE_URL')}"
 
-        checks.append(guarded("Twitch API", "check TWITCH_CLIENT_ID/SECRET and TWITCH_*_BASE_URL in .env", twitch_probe))
+        checks.append(
+            guarded(
+                "Twitch API",
+                "check TWITCH_CLIENT_ID/SECRET and TWITCH_*_BASE_URL in .env",
+                twitch_probe,
+            )
+        )
     if "btg" in pipelines:
+
         def btg_probe() -> str:
             from etl_tasks.btg.client import BtgClient
 
@@ -141,7 +191,9 @@ def check_apis(pipelines: list[str]) -> list[Check]:
                 client.token()
                 return f"token issued by {config.env('BTG_BASE_URL')}"
 
-        checks.append(guarded("BTG API", "check BTG_CLIENT_ID/SECRET and BTG_BASE_URL in .env", btg_probe))
+        checks.append(
+            guarded("BTG API", "check BTG_CLIENT_ID/SECRET and BTG_BASE_URL in .env", btg_probe)
+        )
     return checks
 
 
@@ -159,7 +211,11 @@ def check_directories(pipelines: list[str]) -> list[Check]:
         directories["BTG_REPORT_PATH"] = Path(config.env("BTG_REPORT_PATH") or "")
         directories["BTG_RENTABILIDADE"] = Path(config.env("BTG_RENTABILIDADE") or "")
     return [
-        guarded(name, f"create {path} or give this user write permission", lambda path=path: writable(path))
+        guarded(
+            name,
+            f"create {path} or give this user write permission",
+            lambda path=path: writable(path),
+        )
         for name, path in directories.items()
     ]
 

@@ -6,15 +6,9 @@ Under ``CI=true`` a database that cannot be reached fails the test instead of sk
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,11 +44,11 @@ def pg_url() -> Iterator[str]:
     name = f"etl_test_{RUN_ID}"
     try:
         admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
-    except Exception as error:  # noqa: BLE001 - any connection failure means unreachable
+    except Exception as error:
         unavailable("PostgreSQL", error)
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+        cursor.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
     try:
         yield with_database(PG_ADMIN_URL, name)
     finally:
@@ -78,7 +72,7 @@ def mysql_url() -> Iterator[str]:
             connect_timeout=5,
             autocommit=True,
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         unavailable("MySQL/MariaDB", error)
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
@@ -103,7 +97,7 @@ def sandbox_server() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def sandbox(sandbox_server: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    """The shared sandbox, reset to seed 42 at 2025-04-10T15:00:00Z, and the client env pointed at it."""
+    """The shared sandbox reset to seed 42 at 2025-04-10T15:00:00Z; client env pointed at it."""
     sandbox_server.control("reset", {"seed": 42})
     sandbox_server.control("clock", {"now": "2025-04-10T15:00:00Z"})
     sandbox_server.clear_faults()

@@ -23,10 +23,18 @@ from etl_tasks.twitch.tasks import LOADS, TRANSFORMS
 from tests.luigi_helpers import build
 
 DATE = dt.date(2025, 4, 10)
-ENTITY_TABLE = {"users": "twitch_users", "games": "twitch_games", "streams": "twitch_streams",
-                "videos": "twitch_videos", "clips": "twitch_clips"}
-PARTITION_COLUMN = {"twitch_streams": "snapshot_date", "twitch_videos": "created_date",
-                    "twitch_clips": "created_date"}
+ENTITY_TABLE = {
+    "users": "twitch_users",
+    "games": "twitch_games",
+    "streams": "twitch_streams",
+    "videos": "twitch_videos",
+    "clips": "twitch_clips",
+}
+PARTITION_COLUMN = {
+    "twitch_streams": "snapshot_date",
+    "twitch_videos": "created_date",
+    "twitch_clips": "created_date",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -56,8 +64,12 @@ def expected_from_sandbox(captured_at: dt.datetime) -> dict[str, set[str]]:
     return {
         "streams": {s["id"] for s in streams},
         "users": set(broadcasters),
-        "videos": {v["id"] for b in broadcasters for v in dataset.videos_created_on(b, DATE, captured_at)},
-        "clips": {c["id"] for b in broadcasters for c in dataset.clips_created_on(b, DATE, captured_at)},
+        "videos": {
+            v["id"] for b in broadcasters for v in dataset.videos_created_on(b, DATE, captured_at)
+        },
+        "clips": {
+            c["id"] for b in broadcasters for c in dataset.clips_created_on(b, DATE, captured_at)
+        },
     }
 
 
@@ -89,12 +101,16 @@ def test_run_all_into_sqlite_then_rerun_does_nothing(sandbox, workdir) -> None:
         assert report["stages"]["load"]["records"] == sum(
             parquet("transform", e).num_rows for e in ENTITY_TABLE
         )
-        before = {t: sqlite_rows(workdir, f"SELECT * FROM {t} ORDER BY 1") for t in ENTITY_TABLE.values()}
+        before = {
+            t: sqlite_rows(workdir, f"SELECT * FROM {t} ORDER BY 1") for t in ENTITY_TABLE.values()
+        }
 
         second = build(RunAll(date=DATE))
         assert second.ok
         assert second.ran == set(), second.ran
-        after = {t: sqlite_rows(workdir, f"SELECT * FROM {t} ORDER BY 1") for t in ENTITY_TABLE.values()}
+        after = {
+            t: sqlite_rows(workdir, f"SELECT * FROM {t} ORDER BY 1") for t in ENTITY_TABLE.values()
+        }
         assert after == before
     finally:
         config.set("pipelines", "btg", "true")
@@ -128,7 +144,9 @@ def pg_table(pg_url: str, table: str, columns: list[str]) -> list[tuple]:
 
 def _postgres_scenario(sandbox, workdir, pg_url: str) -> None:
     # 1. clips extraction fails: every call to /helix/clips answers 503 until the fault is cleared.
-    sandbox.control("faults", {"api": "twitch", "path": "/helix/clips", "status": 503, "count": 10_000})
+    sandbox.control(
+        "faults", {"api": "twitch", "path": "/helix/clips", "status": 503, "count": 10_000}
+    )
     failed = build(RunAll(date=DATE))
     assert not failed.ok
     assert "TwitchExtractClips" in failed.failed
@@ -145,7 +163,13 @@ def _postgres_scenario(sandbox, workdir, pg_url: str) -> None:
     sandbox.clear_faults()
     rerun = build(RunAll(date=DATE))
     assert rerun.ok, rerun.failed
-    assert rerun.ran == {"TwitchExtractClips", "TwitchTransformClips", "TwitchLoadClips", "ReportTask", "RunAll"}
+    assert rerun.ran == {
+        "TwitchExtractClips",
+        "TwitchTransformClips",
+        "TwitchLoadClips",
+        "ReportTask",
+        "RunAll",
+    }
     counts = pg_counts(pg_url)
     for entity, table in ENTITY_TABLE.items():
         assert counts[table] == parquet("transform", entity).num_rows, table
@@ -162,11 +186,17 @@ def _postgres_scenario(sandbox, workdir, pg_url: str) -> None:
     assert pg_counts(pg_url) == counts
 
     # 4. text arrives byte-identical; NULL and '' stay distinct.
-    for entity, columns in (("videos", ["id", "title", "description", "stream_id", "muted_segments"]),
-                            ("clips", ["id", "title", "video_id", "vod_offset"]),
-                            ("streams", ["id", "title", "game_id"])):
+    for entity, columns in (
+        ("videos", ["id", "title", "description", "stream_id", "muted_segments"]),
+        ("clips", ["id", "title", "video_id", "vod_offset"]),
+        ("streams", ["id", "title", "game_id"]),
+    ):
         source = parquet("transform", entity).select(columns).sort_by("id").to_pylist()
-        loaded = pg_table(pg_url, ENTITY_TABLE[entity], [f"{c}::text" if c == "muted_segments" else c for c in columns])
+        loaded = pg_table(
+            pg_url,
+            ENTITY_TABLE[entity],
+            [f"{c}::text" if c == "muted_segments" else c for c in columns],
+        )
         assert len(loaded) == len(source)
         for want, got in zip(source, loaded, strict=True):
             for column, value in zip(columns, got, strict=True):
@@ -198,7 +228,9 @@ def test_historical_date_skips_the_snapshot(sandbox, workdir) -> None:
 
 
 def test_future_date_is_an_error_and_writes_nothing(sandbox, workdir) -> None:
-    result = build(*(cls(date=dt.date(2025, 4, 11)) for cls in TRANSFORMS if cls.entity == "streams"))
+    result = build(
+        *(cls(date=dt.date(2025, 4, 11)) for cls in TRANSFORMS if cls.entity == "streams")
+    )
     assert not result.ok
     partition = output_root() / "twitch" / "extract" / "streams" / "date=2025-04-11"
     assert not (partition / "_meta.json").exists()

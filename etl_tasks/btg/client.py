@@ -1,10 +1,10 @@
 """BTG Pactual "API FaaS" client: access token, report tickets, polling, JSON pages and files.
 
-    with BtgClient.from_env() as client:               # BTG_* from .env, [http]/[btg] from luigi.cfg
+    with BtgClient.from_env() as client:        # BTG_* from .env, [http]/[btg] from luigi.cfg
         ticket = client.request_ticket("NAVPerformance", contract, page_size=100)
-        report = client.json_report(ticket)            # every page, or report.no_records
+        report = client.json_report(ticket)     # every page, or report.no_records
         ticket = client.request_ticket("Portfolio", contract, page_size=100)
-        outcome = client.file_report(ticket)           # ReportFile (bytes as received) or NoRecords
+        outcome = client.file_report(ticket)    # ReportFile (bytes as received) or NoRecords
 
 What api-contract.md B2/B3/B7 asks of a client, and where it happens here:
 
@@ -111,7 +111,9 @@ class PollPolicy:
                 "them in luigi.cfg"
             )
         if self.factor < 1:
-            raise ConfigError("[btg] poll_factor must be >= 1 (the wait never shrinks); fix luigi.cfg")
+            raise ConfigError(
+                "[btg] poll_factor must be >= 1 (the wait never shrinks); fix luigi.cfg"
+            )
         if self.not_found_grace_s < 0:
             raise ConfigError("[btg] not_found_grace_s must be >= 0; fix luigi.cfg")
 
@@ -238,7 +240,8 @@ class BtgTokenAuth:
     def token(self) -> str:
         """A valid access token, fetched or renewed when needed."""
         with self._lock:
-            if self._token is None or self._token.needs_refresh(self._monotonic(), self.refresh_margin_s):
+            now = self._monotonic()
+            if self._token is None or self._token.needs_refresh(now, self.refresh_margin_s):
                 self._token = self._fetch()
             return self._token.value
 
@@ -289,7 +292,7 @@ class BtgTokenAuth:
         return AccessToken(token, seconds, self._monotonic())
 
     def _error_code(self, response: requests.Response) -> str:
-        """The OAuth ``error`` (e.g. ``invalid_client``) of a token error body, redacted and short."""
+        """The OAuth ``error`` (``invalid_client``...) of a token error body, redacted, short."""
         try:
             body = jsontext.loads(response.content)
         except ValueError:
@@ -318,10 +321,13 @@ class BtgClient:
         rng: random.Random | None = None,
     ) -> None:
         if not client_id or not client_secret:
-            raise ConfigError("BTG_CLIENT_ID and BTG_CLIENT_SECRET must both be set; add them to .env.")
+            raise ConfigError(
+                "BTG_CLIENT_ID and BTG_CLIENT_SECRET must both be set; add them to .env."
+            )
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"BTG_BASE_URL must start with http:// or https:// (got {base_url!r}); fix it in .env."
+                f"BTG_BASE_URL must start with http:// or https:// (got {base_url!r}); "
+                "fix it in .env."
             )
         self.base_url = base_url.rstrip("/")
         self.poll_policy = poll_policy or PollPolicy()
@@ -379,9 +385,13 @@ class BtgClient:
         """``POST /reports/<report>`` with ``{"contract", "pageSize", "webhookEndpoint": ""}``;
         returns the ticket id. A 400 (invalid contract) is fatal and names BTG's complaint."""
         if not REPORT_NAME.match(report):
-            raise ValueError(f"report name must look like 'Portfolio' or 'Cash/Statement', got {report!r}")
+            raise ValueError(
+                f"report name must look like 'Portfolio' or 'Cash/Statement', got {report!r}"
+            )
         if not isinstance(page_size, int) or page_size < 1:
-            raise ConfigError(f"[btg] page_size must be a positive integer, got {page_size!r}; fix luigi.cfg.")
+            raise ConfigError(
+                f"[btg] page_size must be a positive integer, got {page_size!r}; fix luigi.cfg."
+            )
         body = {"contract": dict(contract), "pageSize": page_size, "webhookEndpoint": ""}
         response = self.http.request(
             "POST",
@@ -542,7 +552,8 @@ class BtgClient:
         )
 
     def _download_link(self, ticket: str, link: Mapping[str, Any], raw: bytes) -> ReportFile:
-        url = next((value for key, value in link.items() if str(key).casefold() == "urldownload"), None)
+        urls = [value for key, value in link.items() if str(key).casefold() == "urldownload"]
+        url = urls[0] if urls else None
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise FatalExtractError(
                 f"BTG ticket {ticket} answered a result without a usable UrlDownload: "
@@ -565,7 +576,8 @@ class BtgClient:
         kind = sniff_kind(content, filename)
         if not filename:
             filename = f"{ticket}.{kind or 'bin'}"
-        logger.info("BTG ticket %s delivered %s (%s, %d bytes, %s)", ticket, filename, kind, len(content), delivery)
+        logger.info("BTG ticket %s delivered %s (%s, %d bytes, %s)",
+                    ticket, filename, kind, len(content), delivery)
         return ReportFile(ticket, content, filename, kind, delivery)
 
     def _pending(self, state: str) -> _Pending:
@@ -577,8 +589,12 @@ class BtgClient:
         issued = self._issued_at.get(ticket)
         age = self._monotonic() - issued if issued is not None else None
         if ticket in self._answered or age is None or age > self.poll_policy.not_found_grace_s:
-            when = "after it had answered" if ticket in self._answered else (
-                f"{age:.0f} s after it was issued" if age is not None else "(not issued by this run)")
+            if ticket in self._answered:
+                when = "after it had answered"
+            elif age is not None:
+                when = f"{age:.0f} s after it was issued"
+            else:
+                when = "(not issued by this run)"
             raise TicketNotFoundError(
                 f"BTG no longer knows ticket {ticket} ({detail}) {when}: tickets expire about an "
                 "hour after they are issued. Run again to request a new ticket."

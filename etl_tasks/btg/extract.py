@@ -134,7 +134,9 @@ class BtgExtract(StageTask):
         """``<landing root>/YYYY-MM-DD``."""
         root = self.landing_setting() or config.env(self.landing_env)
         if not root:
-            raise ConfigError(f"{self.landing_env} is not set; add it to .env or pass the directory.")
+            raise ConfigError(
+                f"{self.landing_env} is not set; add it to .env or pass the directory."
+            )
         return Path(root) / self.date.isoformat()
 
     def produce(self) -> StageOutput:
@@ -177,7 +179,9 @@ class BtgExtractCarteira(BtgExtract):
         return CARTEIRA_SCHEMA
 
     def fetch(self, client: BtgClient, landing: Path) -> StageOutput:
-        contract = {**contract_dates(self.date), "typeReport": TYPE_REPORT_ANBIMA_401, "fundName": ""}
+        contract = {
+            **contract_dates(self.date), "typeReport": TYPE_REPORT_ANBIMA_401, "fundName": ""
+        }
         ticket = client.request_ticket("Portfolio", contract, int(btg_settings().page_size))
         self.progress(f"ticket {ticket} requested; waiting for BTG")
         outcome = client.file_report(ticket)
@@ -230,7 +234,9 @@ class BtgExtractRentabilidade(BtgExtract):
         ticket = client.request_ticket("NAVPerformance", contract, int(btg_settings().page_size))
         self.progress(f"ticket {ticket} requested; waiting for BTG")
         report = client.json_report(ticket)
-        extra: dict[str, Any] = {"ticket": ticket, "landing_dir": str(landing), "indexers": indexers}
+        extra: dict[str, Any] = {
+            "ticket": ticket, "landing_dir": str(landing), "indexers": indexers
+        }
         if report.no_records:
             self.progress("BTG answered No records")
             return StageOutput(RENTABILIDADE_SCHEMA, [], http=client.stats,

@@ -40,7 +40,10 @@ def dumps(value: Any) -> str:
     if isinstance(value, float):
         raise TypeError("floats are never written by the BTG pipeline; parse with loads()")
     if isinstance(value, dict):
-        items = (f"{json.dumps(str(key), ensure_ascii=False)}:{dumps(item)}" for key, item in value.items())
+        items = (
+            f"{json.dumps(str(key), ensure_ascii=False)}:{dumps(item)}"
+            for key, item in value.items()
+        )
         return "{" + ",".join(items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(dumps(item) for item in value) + "]"

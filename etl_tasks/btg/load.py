@@ -50,7 +50,7 @@ class BtgLoad(LoadTask):
     def requires(self) -> dict[str, luigi.Task]:
         needed: dict[str, luigi.Task] = {
             "transform": self.transform_class(date=self.date),
-            "schema": BtgSchema(),
+            "schema": BtgSchema(date=self.date),
         }
         if cross_check_enabled():
             needed["crosscheck"] = BtgCrossCheck(date=self.date)

@@ -15,23 +15,32 @@ class btg(luigi.Config):
     """[btg]: report contract, polling policy and the cross-report check of the BTG pipeline."""
 
     page_size = luigi.IntParameter(
-        default=100, description="pageSize sent with every report request (NAVPerformance: funds per page)"
+        default=100,
+        description="pageSize of every report request (NAVPerformance: funds per page)",
     )
     indexers = luigi.ListParameter(
         default=["CDIE"], description="benchmarks requested with NAVPerformance (CDIE = CDI)"
     )
     scope = luigi.Parameter(
-        default="", description="OAuth scope sent to /connect/token ('' = none, valid for every report)"
+        default="",
+        description="OAuth scope sent to /connect/token ('' = none: valid for every report)",
     )
-    poll_initial_s = luigi.FloatParameter(default=3.0, description="first wait between ticket polls")
-    poll_factor = luigi.FloatParameter(default=1.5, description="growth of the wait after each poll")
-    poll_max_interval_s = luigi.FloatParameter(default=30.0, description="longest wait between polls")
+    poll_initial_s = luigi.FloatParameter(
+        default=3.0, description="first wait between ticket polls"
+    )
+    poll_factor = luigi.FloatParameter(
+        default=1.5, description="growth of the wait after each poll"
+    )
+    poll_max_interval_s = luigi.FloatParameter(
+        default=30.0, description="longest wait between polls"
+    )
     poll_deadline_s = luigi.FloatParameter(
         default=600.0, description="give up on a ticket still processing after this many seconds"
     )
     not_found_grace_s = luigi.FloatParameter(
         default=60.0,
-        description="a ticket answering 404 is taken as 'not visible yet' for this long after it was issued",
+        description="a ticket answering 404 counts as 'not visible yet' this long after it "
+        "was issued",
     )
     token_refresh_margin_s = luigi.FloatParameter(
         default=300.0, description="renew the access token when less than this lifetime is left"

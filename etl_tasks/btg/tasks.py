@@ -44,10 +44,11 @@ def tipo_names(tipo: str) -> list[str]:
 
 
 def tipo_stage_tasks(tipo: str, date: dt.date) -> list[StageTask]:
-    """Every stage of the given tipo(s) for ``date`` (plus the cross-check when both run and it is
-    enabled)."""
+    """Every stage of the given tipo(s) for ``date``: their extracts, transforms and loads, the
+    schema check, and the cross-check when both reports run and it is enabled."""
     names = tipo_names(tipo)
     tasks: list[StageTask] = [cls(date=date) for name in names for cls in TIPOS[name]]
+    tasks.append(BtgSchema(date=date))
     if len(names) == len(TIPOS) and cross_check_enabled():
         tasks.append(BtgCrossCheck(date=date))
     return tasks
@@ -59,7 +60,7 @@ def tipo_loads(tipo: str, date: dt.date) -> list[luigi.Task]:
 
 
 def stage_tasks(date: dt.date) -> list[StageTask]:
-    """Every extract, transform, check and load of ``date``."""
+    """Every extract, transform, check, schema check and load of ``date``."""
     return tipo_stage_tasks("ambos", date)
 
 

@@ -93,8 +93,8 @@ def _table(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
             arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
             raise DataQualityError(
-                f"{spec.name}.{field.name}: a value does not fit {field.type} ({error}); the source "
-                "has more digits than the warehouse column keeps. Widen the column in "
+                f"{spec.name}.{field.name}: a value does not fit {field.type} ({error}); the "
+                "source has more digits than the warehouse column keeps. Widen the column in "
                 "etl_tasks/btg/tables.py if the source is right."
             ) from error
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -130,7 +130,8 @@ def parse_carteira(extract: pa.Table, date: dt.date) -> list[CarteiraFile]:
             if header.dtposicao != date:
                 raise DataQualityError(
                     f"{source}: {label} is positioned on {header.dtposicao.isoformat()}, not on "
-                    f"{date.isoformat()} as requested. BTG answered another day; run the date again."
+                    f"{date.isoformat()} as requested. BTG answered another day; run the date "
+                    "again."
                 )
             if header.cnpj in seen:
                 raise DataQualityError(
@@ -222,7 +223,9 @@ def posicoes_table(files: Sequence[CarteiraFile]) -> TransformResult:
                 "valor_mercado": position.market_value,
                 "data_vencimento": position.dates.get("dtvencimento"),
                 "indexador": position.raw.get("indexador") or None,
-                "percentual_indexador_frac": percent_to_fraction(position.decimals.get("percindex")),
+                "percentual_indexador_frac": percent_to_fraction(
+                    position.decimals.get("percindex")
+                ),
                 "campos": jsontext.dumps(dict(position.raw)),
                 "extracted_at": item.extracted_at,
             })

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import sys
 
+from etl_tasks.alerts import rerun_command_for, send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, parse_date, run_luigi, select_pipelines
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
@@ -29,13 +30,22 @@ logger = logging.getLogger("etl_tasks.run")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--date", type=parse_date, default=None,
-                        help="date to process, YYYY-MM-DD (default: today in UTC)")
-    parser.add_argument("--pipeline", choices=["twitch", "btg", "all"], default="twitch",
-                        help="pipelines to run (default: twitch, like the original runner)")
+    parser.add_argument(
+        "--date",
+        type=parse_date,
+        default=None,
+        help="date to process, YYYY-MM-DD (default: today in UTC)",
+    )
+    parser.add_argument(
+        "--pipeline",
+        choices=["twitch", "btg", "all"],
+        default="twitch",
+        help="pipelines to run (default: twitch, like the original runner)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
-    parser.add_argument("--scheduler-url", default=None,
-                        help="central luigid URL (default: the local scheduler)")
+    parser.add_argument(
+        "--scheduler-url", default=None, help="central luigid URL (default: the local scheduler)"
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip the set-up checks")
     return parser
 
@@ -62,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = write_report(report)
     print(render_text(report), end="")
     print(f"report: {directory / 'report.txt'}")
+    send_run_alert(report.to_json(), rerun_command_for(date, pipelines))
     if code == 0 and report.status not in ("SUCCESS", "SKIPPED"):
         code = 25  # Luigi said fine but a stage is missing: never report success on a gap
     logger.info("etl-run finished: %s (exit %d)", report.status, code)

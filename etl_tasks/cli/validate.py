@@ -18,8 +18,12 @@ from etl_tasks.validate import run_checks
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-validate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pipeline", choices=["twitch", "btg", "all"], default=None,
-                        help="which pipeline's requirements to check (default: the enabled ones)")
+    parser.add_argument(
+        "--pipeline",
+        choices=["twitch", "btg", "all"],
+        default=None,
+        help="which pipeline's requirements to check (default: the enabled ones)",
+    )
     parser.add_argument("--offline", action="store_true", help="skip warehouse and API checks")
     return parser
 

@@ -24,10 +24,13 @@ def log_file_path(logs_dir: Path, basename: str, day: dt.date | None = None) -> 
     return Path(logs_dir) / f"{basename}_{day:%Y%m%d}.log"
 
 
-def setup_logging(basename: str, logs_dir: Path, console: bool = True, level: int = logging.INFO) -> Path:
-    """Attach a redacting file handler (and a console handler unless one exists); return the file."""
+def setup_logging(
+    basename: str, logs_dir: Path, console: bool = True, level: int = logging.INFO
+) -> Path:
+    """Attach a redacting file handler (and a console one unless present); return the file."""
     root = logging.getLogger()
-    root.setLevel(min(root.level or level, level) if root.level else level)
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
     path = log_file_path(logs_dir, basename)
     path.parent.mkdir(parents=True, exist_ok=True)
     formatter = logging.Formatter(LOG_FORMAT)
@@ -52,3 +55,11 @@ def setup_logging(basename: str, logs_dir: Path, console: bool = True, level: in
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(redactor)
     return path
+
+
+def has_file_logging() -> bool:
+    """True once an entry point (or an earlier task) attached one of our file handlers."""
+    return any(
+        isinstance(h, logging.FileHandler) and getattr(h, _MARK, None)
+        for h in logging.getLogger().handlers
+    )

@@ -37,6 +37,10 @@ from etl_tasks.core.targets import (
 
 logger = logging.getLogger(__name__)
 
+# A long write says how far it got when nothing else was reported for this long; each report is a
+# call to the scheduler (an HTTP request with luigid), so not one per batch.
+WRITE_PROGRESS_INTERVAL_S = 5.0
+
 # Called after a stage's failure is recorded, in order (Luigi keeps its own handlers in a set, so
 # their order is not defined; the report must be written after the failure file).
 FAILURE_LISTENERS: list[Callable[[luigi.Task, BaseException], None]] = []
@@ -90,6 +94,7 @@ class StageTask(luigi.Task):
     def progress(self, message: str, percent: float | None = None) -> None:
         """Report progress to the scheduler (visualiser) and the log."""
         logger.info("%s: %s", self.task_family, message)
+        self._progress_at = time.monotonic()
         with contextlib.suppress(Exception):
             self.set_status_message(message)
             if percent is not None:
@@ -116,7 +121,7 @@ class StageTask(luigi.Task):
         started_at, started_clock = utc_now(), time.perf_counter()
         self.progress("started", 0)
         produced = self.produce()
-        rows = 0
+        rows = batches = 0
         with atomic_parquet_writer(target.data_path, produced.schema) as writer:
             for chunk in produced.batches:
                 table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_batches([chunk])
@@ -124,6 +129,8 @@ class StageTask(luigi.Task):
                     table = table.select(produced.schema.names).cast(produced.schema)
                 writer.write_table(table)
                 rows += table.num_rows
+                batches += 1
+                self._write_progress(rows, batches)
         meta = self.base_meta(started_at, started_clock)
         meta.update(
             status="skipped" if produced.skip_reason else "done",
@@ -138,7 +145,18 @@ class StageTask(luigi.Task):
         atomic_write_json(target.meta_path, meta)
         with contextlib.suppress(FileNotFoundError):
             target.failed_path.unlink()
-        self.progress(f"done: {rows} rows" + (f" (skipped: {produced.skip_reason})" if produced.skip_reason else ""), 100)
+        self.progress(
+            f"done: {rows} rows"
+            + (f" (skipped: {produced.skip_reason})" if produced.skip_reason else ""),
+            100,
+        )
+
+    def _write_progress(self, rows: int, batches: int) -> None:
+        """Say how many rows are written, when nothing was reported for a while (a quiet stage
+        looks hung in the visualiser; the producer's own messages are more telling, so they win)."""
+        last = getattr(self, "_progress_at", None)
+        if last is None or time.monotonic() - last >= WRITE_PROGRESS_INTERVAL_S:
+            self.progress(f"writing: {rows} rows in {batches} batches so far")
 
 
 def failure_record(task: luigi.Task, exception: BaseException) -> dict[str, Any]:

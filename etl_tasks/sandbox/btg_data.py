@@ -70,7 +70,7 @@ MANAGER_NAME = "SANDBOX GESTÃO DE RECURSOS LTDA"
 CASH_INSTITUTION_ISIN = "BRBPACACNOR7"
 
 # Kind -> (ANBIMA tipofundo code [P], nivelrsc, daily return noise).
-KINDS = {"FIC FIM": (2, "MM", 0.0004), "FIM": (3, "MM", 0.0006),
+KINDS = {"FIC FIM": (2, "MM", 0.00005), "FIM": (3, "MM", 0.0006),
          "FIRF": (4, "BB", 0.00003), "FIA": (5, "AA", 0.0030)}
 
 # The roster: key, name, kind, benchmark, holdings as (asset kind, weight). The first eight are
@@ -281,7 +281,8 @@ class BtgDataset:
                     path = (path * (1 + rate)).quantize(PLACES_12, ROUND_HALF_UP)
                     acquisitions = _flow(rng, patliq, 0.55)
                     redemptions = _flow(rng, patliq, 0.45)
-                    quantity += ((acquisitions - redemptions) / path).quantize(PLACES_8)
+                    quantity += ((acquisitions - redemptions) / path).quantize(
+                        PLACES_8, ROUND_HALF_UP)
                 patliq = (path * quantity).quantize(CENT, ROUND_HALF_UP)
                 quota = (patliq / quantity).quantize(PLACES_8, ROUND_HALF_UP)
                 daily_fee = (patliq * fund.admin_fee_percent / 100 / 252).quantize(
@@ -298,7 +299,7 @@ class BtgDataset:
                      held: FundSeries | None) -> Decimal:
         """The day's return (fraction) of the fund's quota path, by fund kind."""
         if held is not None:
-            # A FIC follows the fund it holds (90 %) plus CDI on the rest, minus a little noise.
+            # A FIC follows the fund it holds (90 %) plus CDI on the rest, plus a little noise.
             held_ratio = held.navs[held.position[day]].quota / held.navs[
                 held.position[previous]].quota - 1
             base = 0.9 * float(held_ratio) + 0.1 * float(cdi.daily_return(day))
@@ -430,7 +431,7 @@ class BtgDataset:
 
     def portfolio_xml(self, fund: Fund, day: dt.date, *, patliq_offset: Decimal = ZERO_MONEY
                       ) -> bytes:
-        """The fund's ANBIMA XML for ``day``; ``patliq_offset`` breaks the PL invariant on purpose."""
+        """The fund's ANBIMA XML for ``day``; a ``patliq_offset`` breaks the PL invariant."""
         document = self.portfolio(fund, day)
         if patliq_offset:
             document = document.with_header_value(
@@ -468,8 +469,8 @@ class BtgDataset:
                      ("dtoperacao", holding.acquired), ("dtvencimento", asset.dtvencimento)]
             if asset.section == "titprivado":
                 head.append(("cnpjemissor", asset.issuer_cnpj))
-        return value, asset.section, head + [
-            ("qtdisponivel", quantity), ("qtgarantia", ZERO_8), ("depgar", 0),
+        return value, asset.section, [
+            *head, ("qtdisponivel", quantity), ("qtgarantia", ZERO_8), ("depgar", 0),
             ("pucompra", purchase_price), ("puvencimento", _maturity_price(asset)),
             ("puposicao", price), ("puemissao", asset.puemissao),
             ("principal", (quantity * asset.puemissao).quantize(CENT, ROUND_HALF_UP)),
@@ -678,7 +679,8 @@ class _AssetCatalog:
         self._credit_count += 1
         return Asset(model=kind, section="titprivado",
                      isin=isin_with_check_digit(f"BRBTGP{prefix}{self._credit_count:02d}"),
-                     code=f"{prefix[:3 if kind == 'CDB' else 2]}{rng.randrange(10**8, 10**9)}", issuer_cnpj=issuer, indexador="DI1",
+                     code=f"{kind}{rng.randrange(10**8, 10**9)}", issuer_cnpj=issuer,
+                     indexador="DI1",
                      percindex=(share * 100).quantize(CENT), coupom=ZERO_8,
                      dtemissao=dt.date(2020, 3, 2), dtvencimento=maturity,
                      puemissao=Decimal("1000.00000000"), base_price=Decimal("1000"),

@@ -1,4 +1,4 @@
-"""Brazilian identifiers for the BTG sandbox dataset: CNPJ (mod-11) and ISIN (ISO 6166) check digits.
+"""Brazilian identifiers for the BTG sandbox: CNPJ (mod-11) and ISIN (ISO 6166) check digits.
 
 The sandbox only publishes identifiers whose check digits are valid, so a client that validates
 them (as a careful ETL should) never rejects sandbox data, and a test can prove it does validate.

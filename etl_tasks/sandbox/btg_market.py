@@ -102,7 +102,7 @@ class Market:
         self.seed = seed
         self.days = business_days_between(HISTORY_START, HISTORY_END)
         self._series: dict[str, LevelSeries] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # building a stock series needs the IBOV one
 
     def series(self, name: str) -> LevelSeries:
         """``"CDIE"``, ``"IMA-B"``, ``"IBOV"`` or ``"STOCK:<ticker>"`` (built once, cached)."""

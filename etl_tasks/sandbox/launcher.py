@@ -1,8 +1,8 @@
 """Start and stop the sandbox server as a subprocess (used by the demo and the tests).
 
-    with running_sandbox() as sandbox:
-        sandbox.control("clock", {"now": "2025-04-10T15:00:00Z"})
-        os.environ.update(sandbox.client_env())
+with running_sandbox() as sandbox:
+    sandbox.control("clock", {"now": "2025-04-10T15:00:00Z"})
+    os.environ.update(sandbox.client_env())
 """
 
 from __future__ import annotations
@@ -96,7 +96,14 @@ def start_sandbox(
     Its output goes to ``log_path`` (default: a temporary file), never to an undrained pipe that
     would stall the server once full."""
     port = free_port()
-    command = [sys.executable, "-m", "etl_tasks.sandbox.server", "--port", str(port), *(extra_args or [])]
+    command = [
+        sys.executable,
+        "-m",
+        "etl_tasks.sandbox.server",
+        "--port",
+        str(port),
+        *(extra_args or []),
+    ]
     log = open(log_path, "ab") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT

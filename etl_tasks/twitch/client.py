@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import luigi.configuration
 import requests
 
 from etl_tasks import config
@@ -45,6 +46,7 @@ from etl_tasks.core.http import (
     decode_json,
 )
 from etl_tasks.core.ratelimit import RateLimitStateStore
+from etl_tasks.core.ratelimit_file import FileStateStore, SharedRateLimitPacer
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import AuthError, ConfigError, FatalExtractError
 
@@ -54,6 +56,11 @@ MAX_IDS_PER_CALL = 100  # Helix limit for repeated id filters (A5.1, A5.2)
 MAX_PAGE_SIZE = 100  # Helix `first` range is 1..100 (A2)
 REFRESH_WHEN_LEFT = 0.10  # renew the token when less than this fraction of its lifetime is left
 TOKEN_ERROR_STATUSES = frozenset({400, 401, 403})
+
+
+def shared_ratelimit() -> bool:
+    """``[twitch] shared_ratelimit`` (default true): pace through the host-wide bucket file."""
+    return luigi.configuration.get_config().getboolean("twitch", "shared_ratelimit", True)
 
 
 def chunked(ids: Iterable[str], size: int = MAX_IDS_PER_CALL) -> Iterator[list[str]]:
@@ -268,7 +275,13 @@ class TwitchClient:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> TwitchClient:
-        """A client from TWITCH_* (environment/.env) and the [http]/[twitch] luigi.cfg sections."""
+        """A client from TWITCH_* (environment/.env) and the [http]/[twitch] luigi.cfg sections.
+
+        With ``[twitch] shared_ratelimit = true`` (the default) and no ``pacer_store`` given, the
+        Helix bucket is paced through ``<output>/ratelimit/``, shared by every process on the host
+        (``--workers N``, parallel runs), so each one debits the same budget instead of assuming
+        all of it.
+        """
         settings: dict[str, Any] = {
             "client_id": config.require_env("TWITCH_CLIENT_ID"),
             "client_secret": config.require_env("TWITCH_CLIENT_SECRET"),
@@ -278,7 +291,13 @@ class TwitchClient:
             "reserve": int(config.twitch().ratelimit_reserve),
         }
         settings.update(overrides)
-        return cls(**settings)
+        client = cls(**settings)
+        if "pacer_store" not in overrides and shared_ratelimit():
+            store = FileStateStore(config.output_root() / "ratelimit")
+            # Keyed by API host too, so two sandboxes (tests) never share one bucket file.
+            bucket = f"{client.pacer.bucket}@{client.api_base_url}"
+            client.pacer = SharedRateLimitPacer.like(client.pacer, store, bucket=bucket)
+        return client
 
     @property
     def stats(self) -> HttpStats:

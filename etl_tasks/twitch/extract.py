@@ -157,7 +157,9 @@ class TwitchExtractGames(TwitchExtract):
         ids = distinct_values(self.snapshot_path(), "game_id")
         top: list[dict[str, Any]] = []
         if not is_skipped(self.requires()["streams"]) and int(twitch_config().top_games) > 0:
-            top = client.get_top_games(int(twitch_config().top_games), int(twitch_config().page_size))
+            top = client.get_top_games(
+                int(twitch_config().top_games), int(twitch_config().page_size)
+            )
         wanted = sorted(set(ids) - {row.get("id") for row in top})
         self.progress(f"fetching {len(wanted)} games (+{len(top)} top games)")
         return self.rows_output(client, top + client.get_games(wanted))
@@ -169,7 +171,10 @@ class TwitchExtractVideos(TwitchExtract):
     entity = "videos"
 
     def requires(self) -> dict[str, StageTask]:
-        return {"streams": TwitchExtractStreams(date=self.date), "users": TwitchExtractUsers(date=self.date)}
+        return {
+            "streams": TwitchExtractStreams(date=self.date),
+            "users": TwitchExtractUsers(date=self.date),
+        }
 
     def produce(self) -> StageOutput:
         client = TwitchClient.from_env()
@@ -178,7 +183,9 @@ class TwitchExtractVideos(TwitchExtract):
         for number, user_id in enumerate(users, start=1):
             rows += client.get_videos(user_id, page_size=int(twitch_config().page_size))
             if number % 25 == 0 or number == len(users):
-                self.progress(f"videos of {number}/{len(users)} broadcasters", 100 * number / len(users))
+                self.progress(
+                    f"videos of {number}/{len(users)} broadcasters", 100 * number / len(users)
+                )
         return self.rows_output(client, rows)
 
 
@@ -197,9 +204,12 @@ class TwitchExtractClips(TwitchExtract):
         broadcasters = self.broadcasters()
         rows: list[dict[str, Any]] = []
         for number, broadcaster in enumerate(broadcasters, start=1):
-            rows += client.get_clips(broadcaster, start, end, page_size=int(twitch_config().page_size))
+            rows += client.get_clips(
+                broadcaster, start, end, page_size=int(twitch_config().page_size)
+            )
             if number % 25 == 0 or number == len(broadcasters):
                 self.progress(
-                    f"clips of {number}/{len(broadcasters)} broadcasters", 100 * number / len(broadcasters)
+                    f"clips of {number}/{len(broadcasters)} broadcasters",
+                    100 * number / len(broadcasters),
                 )
         return self.rows_output(client, rows)

@@ -46,7 +46,7 @@ class TwitchLoad(LoadTask):
     def requires(self) -> dict[str, luigi.Task]:
         needed: dict[str, luigi.Task] = {
             "transform": self.transform_class(date=self.date),
-            "schema": TwitchSchema(),
+            "schema": TwitchSchema(date=self.date),
         }
         for upstream in self.upstream_loads:
             needed[upstream.entity] = upstream(date=self.date)

@@ -1,6 +1,6 @@
 """The Twitch pipeline's task graph for one date, as RunAll and the report see it.
 
-    luigi --module etl_tasks TwitchLoadStreams --date 2025-04-10 --local-scheduler
+luigi --module etl_tasks TwitchLoadStreams --date 2025-04-10 --local-scheduler
 """
 
 from __future__ import annotations
@@ -33,14 +33,26 @@ from etl_tasks.twitch.transform_tasks import (
     TwitchTransformVideos,
 )
 
-EXTRACTS = (TwitchExtractStreams, TwitchExtractUsers, TwitchExtractGames, TwitchExtractVideos, TwitchExtractClips)
-TRANSFORMS = (TwitchTransformUsers, TwitchTransformGames, TwitchTransformStreams, TwitchTransformVideos, TwitchTransformClips)
+EXTRACTS = (
+    TwitchExtractStreams,
+    TwitchExtractUsers,
+    TwitchExtractGames,
+    TwitchExtractVideos,
+    TwitchExtractClips,
+)
+TRANSFORMS = (
+    TwitchTransformUsers,
+    TwitchTransformGames,
+    TwitchTransformStreams,
+    TwitchTransformVideos,
+    TwitchTransformClips,
+)
 LOADS = (TwitchLoadUsers, TwitchLoadGames, TwitchLoadStreams, TwitchLoadVideos, TwitchLoadClips)
 
 
 def stage_tasks(date: dt.date) -> list[StageTask]:
-    """Every extract, transform and load of ``date``."""
-    return [cls(date=date) for cls in (*EXTRACTS, *TRANSFORMS, *LOADS)]
+    """Every extract, transform, schema check and load of ``date``."""
+    return [cls(date=date) for cls in (*EXTRACTS, *TRANSFORMS, TwitchSchema, *LOADS)]
 
 
 def final_tasks(date: dt.date) -> list[luigi.Task]:

@@ -31,7 +31,7 @@ TransformFunction = Callable[..., tuple[pa.Table, dict]]
 
 
 class TwitchTransform(StageTask):
-    """Read the extract, apply the entity's pure transform, check references, write typed Parquet."""
+    """Read the extract, apply the pure transform, check references, write typed Parquet."""
 
     pipeline = "twitch"
     stage = "transform"
@@ -51,7 +51,8 @@ class TwitchTransform(StageTask):
         table, meta = type(self).function(raw, self.date)
         if self.dimensions:
             dimension_tables = {
-                name: pq.read_table(self.requires()[name].output().data_path) for name in self.dimensions
+                name: pq.read_table(self.requires()[name].output().data_path)
+                for name in self.dimensions
             }
             meta["references_checked"] = twitch_transform.check_foreign_keys(
                 TABLES_BY_NAME[self.table_name], table, dimension_tables

@@ -86,10 +86,14 @@ def json_text(values: pa.Array) -> pa.Array:
         joined = pc.binary_join(_rebuild_lists(values, items), ",")
         return pc.binary_join_element_wise("[", joined, "]", "")
     if pa.types.is_map(kind):
-        keys = json_string_literal(values.keys.cast(pa.string()))
-        items = pc.fill_null(json_text(values.items), "null")
+        # A map is laid out as a list of key/value structs: view it as one to reuse that path.
+        entry = pa.struct([kind.key_field, kind.item_field])
+        entries = values.view(pa.list_(pa.field("entries", entry, nullable=False)))
+        pairs_flat = entries.flatten()
+        keys = json_string_literal(pc.struct_field(pairs_flat, [0]).cast(pa.string()))
+        items = pc.fill_null(json_text(pc.struct_field(pairs_flat, [1])), "null")
         pairs = pc.binary_join_element_wise(keys, items, ":")
-        joined = pc.binary_join(_rebuild_lists(values, pairs), ",")
+        joined = pc.binary_join(_rebuild_lists(entries, pairs), ",")
         return pc.binary_join_element_wise("{", joined, "}", "")
     if pa.types.is_struct(kind):
         fields = []

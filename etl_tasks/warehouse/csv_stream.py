@@ -24,7 +24,7 @@ _WRITER_BATCH_ROWS = 8192  # rows the C++ writer converts at a time (default 102
 
 
 def csv_options(null_token: str) -> pacsv.WriteOptions:
-    """Writer options: no header, ``\\n`` line ends, strings always quoted, nulls as ``null_token``."""
+    """Writer options: no header, ``\\n`` line ends, strings quoted, nulls as ``null_token``."""
     return pacsv.WriteOptions(
         include_header=False,
         batch_size=_WRITER_BATCH_ROWS,

@@ -33,7 +33,7 @@ AUDIT_COLUMNS = AUDIT_SPEC.column_names
 
 
 def check_identifier(name: str) -> str:
-    """``name`` if it is a plain SQL identifier; table specs are code, but DDL is built from them."""
+    """``name`` if it is a plain SQL identifier (specs are code, but DDL is built from them)."""
     if not IDENTIFIER.match(name):
         raise ValueError(f"{name!r} is not a plain identifier (letters, digits, underscore)")
     return name

@@ -4,26 +4,28 @@ InnoDB stores a table as a B-tree clustered on its primary key. ``LOAD DATA`` of
 appends to the last page; rows in API order (random keys) split pages all over a tree larger than
 the buffer pool, which measured 8.4x slower (DESIGN.md §5). So the MySQL loader sorts first.
 
-How, and what it costs in memory (``n`` rows, ``budget`` bytes, the default budget is 256 MiB):
+How, and what it costs in memory (``n`` rows, ``budget`` bytes of Arrow memory, default 256 MiB):
 
-1. Read only the key columns and compute the sort order: each key column is dictionary-encoded
-   and its distinct values sorted (dense ranks), and the ranks are combined into one integer per
-   row (or ``numpy.lexsort`` when the combined range would overflow 63 bits). Memory: the key
-   columns plus two int64 arrays, i.e. ``n * (key bytes + 16)``.
-2. Then one of three strategies, chosen by :class:`SortedRows`:
+* The key order: each key column is dictionary-encoded and its distinct values sorted (dense
+  ranks); the ranks combine into one integer per row, ordered by direct addressing when the key
+  range is small (a primary key is unique), else by ``numpy.argsort`` (``numpy.lexsort`` when the
+  range overflows 63 bits). Memory: the key columns plus a few int64 arrays, ``n * (key + 24)``.
+* Then one of three strategies, chosen by :class:`SortedRows`:
 
-   * ``presorted``: the file is already in key order (a transform that sorts): stream it as is.
-     Memory: one batch.
-   * ``memory``: the whole file fits ``budget`` (estimated from its first batch): read it, then
-     take rows in key order a batch at a time. Memory: the file's Arrow size, at most ``budget``.
-   * ``buckets``: an external distribution sort. Stream the file once and append each row to
-     the spill file of its key-rank range (Arrow IPC in a temporary directory), ranges sized so
-     one bucket fits ``budget``; then read back one bucket at a time, in range order, and sort it
-     in memory. Memory: one bucket (at most ``budget``) plus one batch; disk: one copy of the data.
+  * ``memory``: the file fits ``budget`` (checked row group by row group while reading): read it
+    once (columns in parallel, from a memory map), order it by the key columns, and take rows in
+    key order a batch at a time. Memory: the file's Arrow size, at most ``budget``.
+  * ``presorted``: the rows already are in key order (a transform that sorts): no reordering;
+    a file over budget is then streamed batch by batch. Memory: at most ``budget``, or one batch.
+  * ``buckets``: an external distribution sort for a file over budget. Read only the key
+    columns and order them; stream the file once, appending each row to the spill file of its
+    key-rank range (Arrow IPC in a temporary directory), ranges sized so one bucket fits
+    ``budget``; then read back one bucket at a time, in range order, and sort it in memory.
+    Memory: one bucket (at most ``budget``) plus one batch and the key order; disk: one copy.
 
-Steps 1–2 run before the caller starts ``LOAD DATA`` (the server should not wait while we read);
-:meth:`SortedRows.batches` then yields the ordered batches, and is cheap enough to run concurrently
-with the server's ingest.
+All the reading and ordering happens in the constructor, before the caller starts ``LOAD DATA``
+(the server should not wait on a connection while we read); :meth:`SortedRows.batches` then yields
+ordered batches cheaply enough to run concurrently with the server's ingest.
 
 Arrow sorts strings by bytes, which is code point order, the order of ``utf8mb4_bin`` (up to its
 trailing-space padding, which changes nothing but speed).
@@ -44,6 +46,7 @@ from etl_tasks.warehouse.arrow_text import decode_dictionary
 from etl_tasks.warehouse.parquet_source import ParquetSource
 
 DEFAULT_SORT_BUDGET_BYTES = 256 * 1024 * 1024
+_COUNTING_SORT_SPREAD = 8  # direct addressing while the key range is at most 8 slots per row
 _RANK_COLUMN = "__etl_key_rank"
 
 
@@ -67,17 +70,41 @@ def key_order(keys: pa.Table) -> np.ndarray:
     if keys.num_rows == 0:
         return np.zeros(0, dtype=np.int64)
     ranked = [dense_ranks(keys.column(index)) for index in range(keys.num_columns)]
-    if math.prod(cardinality for _, cardinality in ranked) < 2**63:
+    key_range = math.prod(cardinality for _, cardinality in ranked)
+    if key_range < 2**63:
         combined = np.zeros(keys.num_rows, dtype=np.int64)
         for ranks, cardinality in ranked:
             combined = combined * cardinality + ranks
+        if key_range <= _COUNTING_SORT_SPREAD * keys.num_rows:
+            order = _unique_key_order(combined, key_range)
+            if order is not None:
+                return order
         return np.argsort(combined, kind="stable")
     # np.lexsort sorts by its last key first.
     return np.lexsort([ranks for ranks, _ in reversed(ranked)])
 
 
+def _unique_key_order(combined: np.ndarray, key_range: int) -> np.ndarray | None:
+    """Order of distinct integer keys in ``[0, key_range)`` by direct addressing, O(n + range):
+    a primary key is unique and its dense-rank range is small, so this beats a comparison sort.
+    None when keys repeat (the database will report the duplicate; argsort keeps every row)."""
+    slot_type = np.int32 if len(combined) < 2**31 else np.int64  # 4 bytes a slot when possible
+    slots = np.full(key_range, -1, dtype=slot_type)
+    slots[combined] = np.arange(len(combined), dtype=slot_type)
+    order = slots[slots >= 0].astype(np.int64)
+    return order if len(order) == len(combined) else None
+
+
 def _single_batches(table: pa.Table) -> Iterator[pa.RecordBatch]:
     yield from table.combine_chunks().to_batches()
+
+
+def _identity(rows: int) -> np.ndarray:
+    return np.arange(rows, dtype=np.int64)
+
+
+def _is_identity(order: np.ndarray) -> bool:
+    return bool(np.all(order == _identity(len(order))))
 
 
 class SortedRows:
@@ -94,21 +121,23 @@ class SortedRows:
         self._spill: tempfile.TemporaryDirectory | None = None
         self._table: pa.Table | None = None
         self.bucket_count = 0
-        order = key_order(source.read_columns(key_columns))
-        self._order = order
-        if bool(np.all(order == np.arange(len(order)))):
+        keys = list(key_columns)
+        self._table = source.read_within(budget_bytes)
+        if self._table is not None:
+            self._order = key_order(self._table.select(keys)) if keys else _identity(0)
+            self.strategy = "presorted" if not keys or _is_identity(self._order) else "memory"
+            return
+        self._order = key_order(source.read_columns(keys)) if keys else _identity(0)
+        if not keys or _is_identity(self._order):
             self.strategy = "presorted"
-        elif source.estimated_bytes() <= budget_bytes:
-            self.strategy = "memory"
-            self._table = pa.Table.from_batches(list(source.batches()), schema=None)
         else:
             self.strategy = "buckets"
-            self._distribute(budget_bytes)
+            self._distribute(source.estimated_bytes, budget_bytes)
 
-    def _distribute(self, budget_bytes: int) -> None:
+    def _distribute(self, estimated_bytes: int, budget_bytes: int) -> None:
         """Spill every row to the file of its rank range (one streaming pass)."""
         rows = len(self._order)
-        self.bucket_count = max(2, math.ceil(self.source.estimated_bytes() / budget_bytes))
+        self.bucket_count = max(2, math.ceil(estimated_bytes / budget_bytes))
         bucket_rows = math.ceil(rows / self.bucket_count)
         ranks = np.empty(rows, dtype=np.int64)
         ranks[self._order] = np.arange(rows, dtype=np.int64)
@@ -130,8 +159,9 @@ class SortedRows:
                 for bucket in np.unique(grouped_buckets):
                     start, stop = bounds[bucket], bounds[bucket + 1]
                     if bucket not in writers:
-                        writers[bucket] = pa.ipc.new_stream(self._bucket_path(bucket),
-                                                            ordered.schema)
+                        writers[bucket] = pa.ipc.new_stream(
+                            self._bucket_path(bucket), ordered.schema
+                        )
                     writers[bucket].write_batch(ordered.slice(start, stop - start))
         finally:
             for writer in writers.values():
@@ -144,7 +174,9 @@ class SortedRows:
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Record batches in key order (each at most ``batch_rows`` rows)."""
         try:
-            if self.strategy == "presorted":
+            if self.strategy == "presorted" and self._table is not None:
+                yield from self._table.to_batches(max_chunksize=self.batch_rows)
+            elif self.strategy == "presorted":
                 yield from self.source.batches()
             elif self.strategy == "memory":
                 yield from self._batches_from_memory()
@@ -170,8 +202,9 @@ class SortedRows:
             order = np.argsort(table.column(_RANK_COLUMN).to_numpy(), kind="stable")
             table = table.drop_columns([_RANK_COLUMN])
             for start in range(0, len(order), self.batch_rows):
-                yield from _single_batches(table.take(pa.array(order[start : start +
-                                                                      self.batch_rows])))
+                yield from _single_batches(
+                    table.take(pa.array(order[start : start + self.batch_rows]))
+                )
 
     def close(self) -> None:
         """Free the in-memory table and delete spill files (idempotent)."""

@@ -1,4 +1,4 @@
-"""MySQL / MariaDB warehouse: Parquet sorted by primary key, streamed through LOAD DATA LOCAL INFILE.
+"""MySQL / MariaDB warehouse: Parquet sorted by primary key, streamed through LOAD DATA LOCAL.
 
 Rows are put in primary-key order first (:mod:`etl_tasks.warehouse.key_sort`, bounded memory),
 because InnoDB clusters a table on its key and random key order measured 8.4x slower (DESIGN.md
@@ -41,6 +41,7 @@ from etl_tasks.warehouse.ddl import key_columns
 from etl_tasks.warehouse.key_sort import DEFAULT_SORT_BUDGET_BYTES, SortedRows
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.pipe_feed import PipeFeed
+from etl_tasks.warehouse.prefetch import Prefetch
 from etl_tasks.warehouse.render import MYSQL, render_batch
 from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse
 
@@ -125,7 +126,10 @@ class MySQLWarehouse(SqlWarehouse):
         self.last_sort_strategy = rows.strategy
         try:
             rendered = (render_batch(batch, table, MYSQL) for batch in rows.batches())
-            with PipeFeed(csv_chunks(rendered, null_token="NULL")) as feed:
+            with (
+                Prefetch(csv_chunks(rendered, null_token="NULL"), name="load-render") as chunks,
+                PipeFeed(chunks) as feed,
+            ):
                 cursor.execute(
                     f"LOAD DATA LOCAL INFILE %s INTO TABLE {target} CHARACTER SET utf8mb4 "
                     "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
@@ -163,8 +167,9 @@ class MySQLWarehouse(SqlWarehouse):
     def _upsert_from(self, table: TableSpec, staging: str) -> str:
         columns = self._columns_sql(table.column_names)
         updates = self._update_columns(table) or list(table.primary_key[:1])
-        assignments = ", ".join(f"{self.quote(name)} = VALUES({self.quote(name)})"
-                                for name in updates)
+        assignments = ", ".join(
+            f"{self.quote(name)} = VALUES({self.quote(name)})" for name in updates
+        )
         # VALUES() is the spelling both MySQL 8 (deprecated, still accepted) and MariaDB know.
         return (
             f"INSERT INTO {self.quote(table.name)} ({columns}) SELECT {columns} FROM {staging} "

@@ -65,11 +65,12 @@ class ParquetSource:
         missing = [name for name in table.column_names if name not in present]
         if missing:
             raise LoadError(
-                f"cannot load {table.name}: {self.path} lacks columns {missing}; the transform must "
-                "write every column of the table spec"
+                f"cannot load {table.name}: {self.path} lacks columns {missing}; the transform "
+                "must write every column of the table spec"
             )
         self.num_rows: int = self.file.metadata.num_rows
         self.rows_read = 0
+        self.estimated_bytes = 0  # Arrow size of the whole file, once read_within() has looked
 
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns`` (default: the table's), in that order, checked."""
@@ -82,16 +83,31 @@ class ParquetSource:
             yield batch
 
     def read_columns(self, columns: Sequence[str]) -> pa.Table:
-        """A few whole columns (sort keys): the only whole-file read, and only of these."""
+        """A few whole columns (sort keys), decoded with Arrow's thread pool."""
         return self.file.read(columns=list(columns)).select(list(columns))
 
-    def estimated_bytes(self) -> int:
-        """Arrow memory the whole file would take, extrapolated from its first batch."""
-        if not self.num_rows:
-            return 0
-        first = next(self.file.iter_batches(batch_size=min(self.batch_rows, self.num_rows),
-                                            columns=self.table.column_names))
-        return int(first.nbytes / max(first.num_rows, 1) * self.num_rows)
+    def read_within(self, budget_bytes: int) -> pa.Table | None:
+        """The whole file in table column order (checked, counted), or None as soon as it
+        exceeds ``budget_bytes`` of Arrow memory. Reads row group by row group, columns in
+        parallel, from a memory map: the fastest way to materialise a file that fits."""
+        names = self.table.column_names
+        mapped = pq.ParquetFile(self.path, memory_map=True, pre_buffer=True)
+        groups: list[pa.Table] = []
+        size = rows = 0
+        for index in range(mapped.num_row_groups):
+            group = mapped.read_row_group(index, columns=names).select(names)
+            size, rows = size + group.nbytes, rows + group.num_rows
+            if size > budget_bytes:
+                self.estimated_bytes = int(size / max(rows, 1) * self.num_rows)
+                return None
+            groups.append(group)
+        table = pa.concat_tables(groups) if groups else self.file.schema_arrow.empty_table()
+        table = table.select(names)
+        for batch in table.to_batches():
+            self.check_partition(batch)
+        self.rows_read = table.num_rows
+        self.estimated_bytes = table.nbytes
+        return table
 
     def check_partition(self, batch: pa.RecordBatch) -> None:
         """Raise :class:`LoadError` when a row of ``batch`` belongs to another partition."""
@@ -110,7 +126,8 @@ class ParquetSource:
         wrong = count_not_equal(values, expected)
         if wrong:
             raise LoadError(
-                f"cannot load {self.table.name} partition {self.partition.isoformat()}: {self.path} "
-                f"has {wrong} rows whose {column} is not {self.partition.isoformat()} (or is "
-                "NULL); a partition file must hold only its own date — fix the transform"
+                f"cannot load {self.table.name} partition {self.partition.isoformat()}: "
+                f"{self.path} has {wrong} rows whose {column} is not "
+                f"{self.partition.isoformat()} (or is NULL); a partition file must hold only its "
+                "own date — fix the transform"
             )

@@ -82,7 +82,7 @@ class PipeFeed:
                     if self._stop.is_set():
                         return
                     self.bytes_written += pipe.write(chunk)
-        except BaseException as error:  # noqa: BLE001 - handed to the caller by finish()
+        except BaseException as error:  # handed to the caller by finish()
             self.error = error
 
     def finish(self) -> None:

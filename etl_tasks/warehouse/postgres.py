@@ -1,9 +1,10 @@
 """PostgreSQL warehouse: Parquet streamed through ``COPY ... FROM STDIN (FORMAT csv)``.
 
 Record batches are read from the Parquet file one at a time, rendered to CSV by Arrow's C++
-writer and handed to ``cursor.copy_expert`` through a file object that serves 1 MiB reads, so no
-temporary file is written and memory stays at one batch. The server parses and inserts while the
-client renders the next batch; measured at 1.1x the time of ``psql \\copy`` of a ready CSV file
+writer in a background thread a couple of batches ahead (:mod:`etl_tasks.warehouse.prefetch`), and
+handed to ``cursor.copy_expert`` through a file object that serves 1 MiB reads, so no temporary
+file is written and memory stays at a few batches. The server parses and inserts while the client
+renders the next batches; measured at 1.1x the time of ``psql \\copy`` of a ready CSV file
 (DESIGN.md §5; ``python -m benchmarks.load_benchmark --target postgres`` re-measures it).
 
 Types: timestamps are ``timestamptz`` (sent with an explicit ``+00``), json is ``jsonb``,
@@ -21,6 +22,7 @@ import psycopg2
 from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader, csv_chunks
 from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.prefetch import Prefetch
 from etl_tasks.warehouse.render import POSTGRES, render_batch
 from etl_tasks.warehouse.sql_base import SqlWarehouse
 
@@ -61,8 +63,7 @@ class PostgresWarehouse(SqlWarehouse):
 
     def _existing_tables(self, cursor: Any) -> set[str]:
         cursor.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = current_schema()"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -72,13 +73,13 @@ class PostgresWarehouse(SqlWarehouse):
 
     def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
         rendered = (render_batch(batch, table, POSTGRES) for batch in source.batches())
-        reader = ChunkReader(csv_chunks(rendered, null_token=""))
-        cursor.copy_expert(
-            f"COPY {target} ({self._columns_sql(table.column_names)}) FROM STDIN "
-            "WITH (FORMAT csv, NULL '')",
-            reader,
-            size=COPY_READ_BYTES,
-        )
+        with Prefetch(csv_chunks(rendered, null_token=""), name="copy-render") as chunks:
+            cursor.copy_expert(
+                f"COPY {target} ({self._columns_sql(table.column_names)}) FROM STDIN "
+                "WITH (FORMAT csv, NULL '')",
+                ChunkReader(chunks),
+                size=COPY_READ_BYTES,
+            )
         return cursor.rowcount
 
     def _create_staging(self, cursor: Any, table: TableSpec) -> str:

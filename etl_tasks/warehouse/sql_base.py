@@ -36,7 +36,7 @@ from etl_tasks.warehouse.ddl import (
     index_name,
     table_indexes,
 )
-from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,10 @@ class SqlWarehouse(Warehouse):
     """Shared implementation; subclasses fill in the dialect hooks below."""
 
     placeholder = "%s"
-    inline_indexes = False  # MySQL declares indexes inside CREATE TABLE (no CREATE INDEX IF NOT EXISTS)
+    batch_rows = DEFAULT_BATCH_ROWS  # rows per streamed record batch
+    inline_indexes = (
+        False  # MySQL declares indexes inside CREATE TABLE (no CREATE INDEX IF NOT EXISTS)
+    )
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -76,9 +79,7 @@ class SqlWarehouse(Warehouse):
         """SQL type of a column with logical type ``logical``."""
 
     @abstractmethod
-    def _bulk_load(
-        self, cursor: Any, table: TableSpec, target: str, source: ParquetSource
-    ) -> int:
+    def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
         """Stream ``source`` into the (quoted) ``target`` table; return the rows the database
         reports as loaded."""
 
@@ -133,7 +134,7 @@ class SqlWarehouse(Warehouse):
                 self._connection = self._connect()
             except LoadError:
                 raise
-            except Exception as error:  # noqa: BLE001 - every driver has its own error classes
+            except Exception as error:  # every driver has its own error classes
                 # "from None": a chained driver traceback would print the error unredacted.
                 raise LoadError(
                     f"cannot connect to the {self.dialect} warehouse {self.redacted_url}: "
@@ -165,7 +166,7 @@ class SqlWarehouse(Warehouse):
             yield
         except LoadError:
             raise
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise LoadError(
                 f"{action} failed on the {self.dialect} warehouse {self.redacted_url}: "
                 f"{self._clean(error)}"
@@ -225,7 +226,9 @@ class SqlWarehouse(Warehouse):
             )
         indexes = [(index_name(table.name, cols), cols) for cols in table_indexes(table)]
         if self.inline_indexes:
-            parts.extend(f"KEY {self.quote(ix)} ({self._columns_sql(cols)})" for ix, cols in indexes)
+            parts.extend(
+                f"KEY {self.quote(ix)} ({self._columns_sql(cols)})" for ix, cols in indexes
+            )
         body = ",\n  ".join(parts)
         statements = [f"CREATE TABLE IF NOT EXISTS {name} (\n  {body}\n){self.table_options()}"]
         if not self.inline_indexes:
@@ -265,8 +268,10 @@ class SqlWarehouse(Warehouse):
     # ---- audit markers ------------------------------------------------------------------------
 
     def _audit_where(self) -> str:
-        return f"{self.quote('table_name')} = {self.placeholder} AND " \
-               f"{self.quote('partition_key')} = {self.placeholder}"
+        return (
+            f"{self.quote('table_name')} = {self.placeholder} AND "
+            f"{self.quote('partition_key')} = {self.placeholder}"
+        )
 
     def is_loaded(self, table: str, partition: str, sha256: str) -> bool:
         with self._failing_as_load_error(f"reading the load marker of {table} {partition}"):
@@ -328,7 +333,12 @@ class SqlWarehouse(Warehouse):
             [
                 self.param(value)
                 for value in (
-                    marker.task_id, marker.table, marker.partition, rows, marker.sha256, utc_now()
+                    marker.task_id,
+                    marker.table,
+                    marker.partition,
+                    rows,
+                    marker.sha256,
+                    utc_now(),
                 )
             ],
         )
@@ -356,24 +366,23 @@ class SqlWarehouse(Warehouse):
                 f"cannot load {what}: the marker names {marker.table} {marker.partition}; "
                 "build the marker from the same table and date"
             )
-        source = ParquetSource(Path(parquet_path), table, partition)
+        source = ParquetSource(Path(parquet_path), table, partition, self.batch_rows)
         try:
             with self._transaction(write=True) as cursor:
                 loaded = self._load_rows(cursor, table, partition, source)
                 if loaded != source.num_rows or source.rows_read != source.num_rows:
                     raise LoadError(
-                        f"loading {what} was rolled back: the database took {loaded} rows but "
-                        f"{source.path} holds {source.num_rows} (read {source.rows_read}); "
-                        "nothing was changed — check the file and the warehouse logs"
+                        f"the database took {loaded} rows but {source.path} holds "
+                        f"{source.num_rows} (read {source.rows_read}); check the file and the "
+                        "warehouse logs"
                     )
                 self._write_marker(cursor, marker, loaded)
-        except LoadError:
-            raise
-        except Exception as error:  # noqa: BLE001 - drivers raise their own classes
+        except Exception as error:
+            # One message shape for every failure: what, where, that nothing changed, the cause.
             raise LoadError(
-                f"loading {what} from {source.path} failed and was rolled back: "
-                f"{self._clean(error)}. The previous rows and marker of this partition are "
-                "intact; fix the cause and rerun the load"
+                f"loading {what} from {source.path} failed and was rolled back (the previous rows "
+                f"and marker of this partition are intact): {self._clean(error)}"
+                + ("" if isinstance(error, LoadError) else ". Fix the cause and rerun the load")
             ) from error
         logger.info("loaded %d rows into %s", loaded, what)
         return loaded

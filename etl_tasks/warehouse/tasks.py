@@ -37,24 +37,42 @@ class WarehouseMarkerTarget(luigi.Target):
             return warehouse.is_loaded(self.table, self.partition, sha256)
 
     def __repr__(self) -> str:
-        return f"WarehouseMarkerTarget({redact_url(self.url)!r}, {self.table!r}, {self.partition!r})"
+        return (
+            f"WarehouseMarkerTarget({redact_url(self.url)!r}, {self.table!r}, {self.partition!r})"
+        )
 
 
-class SchemaTask(luigi.Task):
-    """Create a pipeline's tables (idempotent); complete when every table exists."""
+class SchemaTask(StageTask):
+    """Create a pipeline's tables (idempotent); complete when every table exists.
 
-    pipeline: ClassVar[str] = ""
+    Dated like the stages (one cheap check per date) so that a warehouse that is down or refuses
+    the DDL is recorded in that date's report like any other failed stage."""
+
+    stage = "schema"
+    entity = "tables"
     tables: ClassVar[tuple[TableSpec, ...]] = ()
 
     def complete(self) -> bool:
-        with connect(warehouse_url(self.pipeline)) as warehouse:
-            return not warehouse.missing_tables(self.tables)
+        """Luigi does not pass complete() errors to event handlers: record them here."""
+        try:
+            with connect(warehouse_url(self.pipeline)) as warehouse:
+                return not warehouse.missing_tables(self.tables)
+        except Exception as error:
+            record_failure(self, error)
+            raise
 
     def run(self) -> None:
+        record = self.partition()
+        started_at, started_clock = utc_now(), time.perf_counter()
         url = warehouse_url(self.pipeline)
         logger.info("creating %s tables in %s", self.pipeline, redact_url(url))
         with connect(url) as warehouse:
             warehouse.ensure_schema(self.tables)
+        meta = self.base_meta(started_at, started_clock)
+        meta.update(status="done", rows=0, tables=[t.name for t in self.tables])
+        atomic_write_json(record.meta_path, meta)
+        with contextlib.suppress(FileNotFoundError):
+            record.failed_path.unlink()
 
 
 class LoadTask(StageTask):

@@ -1,0 +1,133 @@
+"""etl-backfill: run (or plan) every date of a range, resuming where an earlier attempt stopped.
+
+    etl-backfill --start 2025-01-01 --end 2025-03-31                  # Twitch, every calendar day
+    etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline btg   # ANBIMA business days
+    etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline all --plan   # grid, runs nothing
+    etl-backfill --start 2025-01-01 --end 2025-03-31 --workers 2 --scheduler-url http://127.0.0.1:8082
+    python -m etl_tasks.cli.backfill ...                              # the same command
+
+Both ends are inclusive and there is no cap on the number of dates (unlike Luigi's RangeDaily,
+which stops at 100 days / 50 tasks). Dates run in order, one ``luigi.build`` of ``RunAll`` per
+date, under that date's run locks; only missing or failed stages run, so running the command
+again after an interruption or a failure finishes the job. A progress line follows every date:
+``backfill twitch: 12/30 dates done (2 failed, 1 skipped)`` — *skipped* counts dates with a stage
+skipped by design (a Twitch live snapshot of a past date). ``--plan`` prints a dates x stages grid
+of done / missing / failed / skipped from the sidecars and load markers only (no API call).
+
+Exit codes: 0 every date done (or skipped by design); 2 bad arguments; 3 configuration or
+validation failed; 10 a date was left alone because another run holds its lock (and none failed);
+30 a date failed (listed at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from etl_tasks.cli.common import EXIT_CONFIG, EXIT_OK, parse_date
+from etl_tasks.config import load_env, logs_root
+from etl_tasks.core.logs import setup_logging
+from etl_tasks.errors import ConfigError
+from etl_tasks.ops.backfill import FAILED, LOCKED, DateOutcome, Progress, run_backfill
+from etl_tasks.ops.dates import PIPELINE_CHOICES, schedule
+from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
+from etl_tasks.ops.plan import build_plan, render_plan
+from etl_tasks.validate import run_checks
+
+logger = logging.getLogger("etl_tasks.backfill")
+
+EXIT_DATE_FAILED = 30  # Luigi's [retcode] task_failed
+MAX_SKIP_NOTES = 5
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etl-backfill", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", type=parse_date, required=True,
+                        help="first date, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--end", type=parse_date, required=True,
+                        help="last date, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--pipeline", choices=sorted(PIPELINE_CHOICES), default="twitch",
+                        help="pipelines to backfill (default: twitch, like etl-run)")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the dates x stages grid and exit; runs nothing, calls no API")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Luigi worker processes per date (default 1)")
+    parser.add_argument("--scheduler-url", default=None,
+                        help="central luigid URL (default: the local scheduler)")
+    parser.add_argument("--no-validate", action="store_true", help="skip the set-up checks")
+    return parser
+
+
+def print_progress(progress: Progress, outcome: DateOutcome) -> None:
+    """The progress line after each date, with what happened to that date."""
+    detail = outcome.result + (f": {outcome.errors[0]}" if outcome.errors else "")
+    print(f"{progress.line()}; {outcome.date} {detail}", flush=True)
+
+
+def print_summary(progress: Progress) -> int:
+    """The closing lines: failed and locked dates, skip reasons; returns the exit code."""
+    failed = [o for o in progress.outcomes if o.result == FAILED]
+    locked = [o for o in progress.outcomes if o.result == LOCKED]
+    ran = progress.count("ran")
+    print(f"{progress.line()}: {ran} ran, {progress.count('complete')} were already complete")
+    notes = sorted({note.split(":", 1)[0] for o in progress.outcomes for note in o.skipped})
+    for subject in notes[:MAX_SKIP_NOTES]:
+        dates = [o for o in progress.outcomes if any(n.startswith(subject) for n in o.skipped)]
+        example = next(n for n in dates[-1].skipped if n.startswith(subject))
+        print(f"skipped by design on {len(dates)} date(s): {example}")
+    for outcome in locked:
+        print(f"left alone (locked): {outcome.date}: {outcome.errors[0]}")
+    if failed:
+        print(f"failed dates ({len(failed)}): " + ", ".join(str(o.date) for o in failed))
+        for outcome in failed:
+            for error in outcome.errors:
+                print(f"  {outcome.date}: {error}")
+        print("run the same command again to retry them (finished stages are kept)")
+        return EXIT_DATE_FAILED
+    return EXIT_ALREADY_RUNNING if locked else EXIT_OK
+
+
+def validated(pipelines: list[str]) -> bool:
+    """The etl-validate checks for the pipelines; failures are logged with their fix."""
+    failed = [check for check in run_checks(pipelines) if not check.ok]
+    for check in failed:
+        logger.error("setup check failed: %s", check.line())
+    if failed:
+        logger.error("fix the setup (run etl-validate for the full list) and run again")
+    return not failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    pipelines = list(PIPELINE_CHOICES[args.pipeline])
+    try:
+        dates = schedule(args.start, args.end, pipelines)
+    except ConfigError as error:
+        parser.error(str(error))
+    load_env()
+    setup_logging("etl", logs_root(), console=not args.plan)
+    span = f"{args.start} .. {args.end}"
+    if not dates:
+        print(f"backfill {args.pipeline}: no date to run in {span} "
+              "(BTG runs on ANBIMA business days only)")
+        return EXIT_OK
+    if args.plan:
+        title = f"backfill plan: {', '.join(pipelines)}, {span} ({len(dates)} dates); runs nothing"
+        print(render_plan(build_plan(dates), title), end="")
+        return EXIT_OK
+    if not args.no_validate and not validated(pipelines):
+        return EXIT_CONFIG
+    logger.info("etl-backfill: %s, %d dates, pipelines %s", span, len(dates), ", ".join(pipelines))
+    print(f"backfill {args.pipeline}: {len(dates)} dates, {span}", flush=True)
+    progress = run_backfill(dates, args.pipeline, args.workers, args.scheduler_url, print_progress)
+    code = print_summary(progress)
+    logger.info("etl-backfill finished: %s (exit %d)", progress.line(), code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

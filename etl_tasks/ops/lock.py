@@ -1,0 +1,242 @@
+"""Run locks: one run per pipeline and date at a time, safe under cron.
+
+    with run_lock("twitch", date):                       # raises AlreadyRunningError if held
+        ...
+    with exit_if_locked(["twitch", "btg"], [date]):      # CLIs: prints the holder, exits 10
+        ...
+
+A lock is ``fcntl.flock(LOCK_EX | LOCK_NB)`` on ``<output>/locks/<pipeline>_<YYYY-MM-DD>.lock``.
+The kernel drops a flock when the last descriptor of the holder goes away, so a run killed with
+SIGKILL, an OOM kill or a reboot never leaves a stale lock behind; there is no pid file to clean up.
+The file is kept (never unlinked): unlinking a lock file lets two processes lock two different
+inodes of the same name. While held it records who holds it (pid, host, command, start time) so a
+second run can say which run is in its way.
+
+Within one process the lock is re-entrant (a nested ``run_lock`` of a lock this process already
+holds just passes), because flock would otherwise make a process conflict with itself; Luigi
+worker processes forked by ``--workers N`` share their parent's lock the same way.
+
+Exit code for "already running" is 10, the same as Luigi's ``[retcode] already_running``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import re
+import shlex
+import socket
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from etl_tasks.core.stage import output_root
+from etl_tasks.errors import ConfigError, EtlError
+
+logger = logging.getLogger(__name__)
+
+EXIT_ALREADY_RUNNING = 10
+LOCKS_DIR = "locks"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_COMMAND_MAX = 300
+# A holder writes its record right after taking the lock; a contender that reads in between sees
+# an empty file, so it rereads for at most this long before calling the holder unknown.
+_RECORD_WAIT_S = 0.5
+
+# Locks this process holds: path -> (descriptor, nesting depth).
+_HELD: dict[Path, tuple[int, int]] = {}
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a lock: written into the lock file, read back for the refusal message."""
+
+    pid: int
+    host: str
+    command: str
+    started_at: str  # ISO 8601, aware
+
+    def started_text(self, today: dt.date | None = None) -> str:
+        """Start time in local time: ``08:30:01``, with the date when it is not today."""
+        try:
+            started = dt.datetime.fromisoformat(self.started_at).astimezone()
+        except ValueError:
+            return self.started_at
+        today = today or dt.datetime.now().astimezone().date()
+        fmt = "%H:%M:%S" if started.date() == today else "%Y-%m-%d %H:%M:%S"
+        return started.strftime(fmt)
+
+    def describe(self) -> str:
+        """``pid 1234, started 08:30:01, `etl-run --date 2025-04-10```."""
+        where = "" if self.host == socket.gethostname() else f" on {self.host}"
+        return f"pid {self.pid}{where}, started {self.started_text()}, `{self.command}`"
+
+
+class AlreadyRunningError(EtlError):
+    """Another run holds the lock of this pipeline and date; this run must not touch anything."""
+
+    def __init__(self, pipeline: str, date: dt.date, holder: LockHolder | None, path: Path) -> None:
+        self.pipeline, self.date, self.holder, self.path = pipeline, date, holder, path
+        who = holder.describe() if holder else f"holder unknown, lock file {path}"
+        super().__init__(
+            f"another run of {pipeline} for {date.isoformat()} is in progress ({who}); "
+            "this run exits without touching anything. Run it again once that run has finished."
+        )
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command this process runs, as a person would type it (``python -m`` kept readable)."""
+    args = list(sys.argv if argv is None else argv)
+    main_module = sys.modules.get("__main__")
+    spec = getattr(main_module, "__spec__", None)
+    if argv is None and spec is not None and spec.name:
+        head = ["python", "-m", spec.name.removesuffix(".__main__")]
+    else:
+        head = [Path(args[0]).name] if args else ["python"]
+    text = shlex.join(head + args[1:])
+    return text if len(text) <= _COMMAND_MAX else text[: _COMMAND_MAX - 3] + "..."
+
+
+def lock_path(pipeline: str, date: dt.date, root: Path | None = None) -> Path:
+    """``<output>/locks/<pipeline>_<YYYY-MM-DD>.lock``."""
+    if not _NAME.match(pipeline):
+        raise ConfigError(
+            f"invalid pipeline name {pipeline!r} for a lock: use lower-case letters, digits, _ or -"
+        )
+    base = Path(root) if root is not None else output_root()
+    return base / LOCKS_DIR / f"{pipeline}_{date.isoformat()}.lock"
+
+
+def read_holder(path: Path, wait_s: float = _RECORD_WAIT_S) -> LockHolder | None:
+    """The holder recorded in a lock file, waiting briefly for a holder that is still writing."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with contextlib.suppress(FileNotFoundError, ValueError, TypeError, KeyError):
+            document = json.loads(path.read_text(encoding="utf-8"))
+            return LockHolder(
+                pid=int(document["pid"]),
+                host=str(document["host"]),
+                command=str(document["command"]),
+                started_at=str(document["started_at"]),
+            )
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)  # bounded by the deadline above
+
+
+def current_holder(pipeline: str, date: dt.date, root: Path | None = None) -> LockHolder | None:
+    """Who holds the lock right now (None when free); takes and drops the lock to find out."""
+    path = lock_path(pipeline, date, root)
+    if path.resolve() in _HELD:
+        return read_holder(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return read_holder(path) or LockHolder(0, "?", "unknown", "")
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(descriptor)
+
+
+def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> Path:
+    path = lock_path(pipeline, date, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = path.resolve()
+    if key in _HELD:
+        descriptor, depth = _HELD[key]
+        _HELD[key] = (descriptor, depth + 1)
+        return key
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise AlreadyRunningError(pipeline, date, read_holder(path), path) from None
+    holder = LockHolder(
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        command=command,
+        started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    record = json.dumps({**asdict(holder), "pipeline": pipeline, "date": date.isoformat()})
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, record.encode("utf-8") + b"\n", 0)
+    _HELD[key] = (descriptor, 1)
+    logger.debug("lock taken: %s", path)
+    return key
+
+
+def _release(key: Path) -> None:
+    descriptor, depth = _HELD[key]
+    if depth > 1:
+        _HELD[key] = (descriptor, depth - 1)
+        return
+    del _HELD[key]
+    # Empty the record first, so nobody reads a finished run as the holder.
+    with contextlib.suppress(OSError):
+        os.ftruncate(descriptor, 0)
+    fcntl.flock(descriptor, fcntl.LOCK_UN)
+    os.close(descriptor)
+
+
+@contextlib.contextmanager
+def run_locks(
+    pipelines: Iterable[str],
+    dates: Iterable[dt.date],
+    *,
+    root: Path | None = None,
+    command: str | None = None,
+) -> Iterator[list[Path]]:
+    """Hold the lock of every (pipeline, date) for the block, or none of them.
+
+    Raises :class:`AlreadyRunningError` naming the first holder found; locks taken before it are
+    released, so a refused run leaves everything as it was."""
+    text = command or command_line()
+    pairs = sorted({(day, name) for name in pipelines for day in dates})
+    taken: list[Path] = []
+    try:
+        for day, name in pairs:
+            taken.append(_acquire(name, day, root, text))
+        yield [lock_path(name, day, root) for day, name in pairs]
+    finally:
+        for key in reversed(taken):
+            _release(key)
+
+
+@contextlib.contextmanager
+def run_lock(
+    pipeline: str, date: dt.date, *, root: Path | None = None, command: str | None = None
+) -> Iterator[Path]:
+    """Hold the lock of one pipeline and date for the block (see :func:`run_locks`)."""
+    with run_locks([pipeline], [date], root=root, command=command) as paths:
+        yield paths[0]
+
+
+@contextlib.contextmanager
+def exit_if_locked(
+    pipelines: Iterable[str], dates: Iterable[dt.date], *, root: Path | None = None
+) -> Iterator[list[Path]]:
+    """For entry points: hold the locks, or print who holds one and exit with code 10.
+
+    ``with exit_if_locked(["twitch"], [date]):`` — one line; the ``SystemExit`` leaves ``main()``
+    (and ``sys.exit(main())``) with code 10 before anything was touched."""
+    try:
+        with run_locks(pipelines, dates, root=root) as paths:
+            yield paths
+            return
+    except AlreadyRunningError as error:
+        logger.error("%s", error)
+        print(str(error), file=sys.stderr)
+        raise SystemExit(EXIT_ALREADY_RUNNING) from None

@@ -36,6 +36,9 @@ setup(
             "etl-validate=etl_tasks.cli.validate:main",
             "etl-sandbox=etl_tasks.sandbox.server:main",
             "orquestrador-btg=etl_tasks.cli.orquestrador_btg:main",
+            "etl-backfill=etl_tasks.cli.backfill:main",
+            "etl-invalidate=etl_tasks.cli.invalidate:main",
+            "etl-scheduler=etl_tasks.cli.scheduler:main",
         ]
     },
 )

@@ -18,7 +18,7 @@ backoff_max_s = 0.05
 
 [btg]
 poll_initial_s = 0.01
-poll_max_s = 0.05
+poll_max_interval_s = 0.05
 poll_deadline_s = 5
 """
 

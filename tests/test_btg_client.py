@@ -15,6 +15,7 @@ import io
 import logging
 import time
 import zipfile
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -273,43 +274,61 @@ def test_tokens_and_secret_never_reach_the_log(sandbox, caplog) -> None:
 # --- wire details on a scripted server ------------------------------------------------------------
 
 
-def test_link_is_fetched_without_the_token_and_404_within_grace_keeps_polling(monkeypatch) -> None:
-    with ScriptedServer() as server:
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
+    """A scripted BTG on loopback (credentials id/secret-value) for exact-reply tests."""
+    with ScriptedServer() as scripted:
         monkeypatch.setenv("BTG_CLIENT_ID", "id")
         monkeypatch.setenv("BTG_CLIENT_SECRET", "secret-value")
-        monkeypatch.setenv("BTG_BASE_URL", server.url)
-        server.always("/connect/token", Reply(json={"access_token": "tok-123", "expires_in": 3600}))
-        server.script("/reports/Portfolio", Reply(json={"ticket": "T1"}))
-        link = f"{server.url}/files/abc.zip?signature=xyz"
-        server.script("/reports/Ticket", Reply(404), Reply(200, json={"result": "Processando"}),
-                      Reply(json={"result": '{"UrlDownload":"' + link + '"}'}))
-        zip_bytes = b"PK\x03\x04" + b"\x00" * 30
-        server.script("/files/abc.zip", Reply(body=zip_bytes))
-        with make_client() as client:
-            ticket = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
-            outcome = client.file_report(ticket)
-        assert isinstance(outcome, ReportFile)
-        assert (outcome.filename, outcome.kind, outcome.content) == ("abc.zip", "zip", zip_bytes)
-        token_request = server.requests_to("/connect/token")[0].form()
-        assert token_request == {"grant_type": "client_credentials", "client_id": "id",
-                                 "client_secret": "secret-value"}
-        polls = server.requests_to("/reports/Ticket")
-        assert len(polls) == 3 and all(r.header(TOKEN_HEADER) == "tok-123" for r in polls)
-        assert server.requests_to("/files/abc.zip")[0].header(TOKEN_HEADER) is None
-        body = server.requests_to("/reports/Portfolio")[0].body.decode()
-        assert body == ('{"contract":{"startDate":"2025-04-10","endDate":"2025-04-10",'
-                        '"typeReport":3,"fundName":""},"pageSize":100,"webhookEndpoint":""}')
+        monkeypatch.setenv("BTG_BASE_URL", scripted.url)
+        yield scripted
 
 
-def test_unknown_ticket_state_is_fatal(monkeypatch) -> None:
-    with ScriptedServer() as server:
-        monkeypatch.setenv("BTG_CLIENT_ID", "id")
-        monkeypatch.setenv("BTG_CLIENT_SECRET", "secret-value")
-        monkeypatch.setenv("BTG_BASE_URL", server.url)
-        server.always("/connect/token", Reply(json={"access_token": "tok", "expires_in": 3600}))
-        server.script("/reports/Ticket", Reply(json={"result": "Erro interno"}))
-        with make_client() as client, pytest.raises(FatalExtractError, match="unknown state"):
-            client.poll("T9")
+def test_link_fetched_without_token_and_empty_404_keeps_polling(server: ScriptedServer) -> None:
+    server.always("/connect/token", Reply(json={"access_token": "tok-123", "expires_in": 3600}))
+    server.script("/reports/Portfolio", Reply(json={"ticket": "T1"}))
+    link = f"{server.url}/files/abc.zip?signature=xyz"
+    server.script("/reports/Ticket", Reply(404), Reply(200, json={"result": "Processando"}),
+                  Reply(json={"result": '{"UrlDownload":"' + link + '"}'}))
+    zip_bytes = b"PK\x03\x04" + b"\x00" * 30
+    server.script("/files/abc.zip", Reply(body=zip_bytes))
+    with make_client() as client:
+        ticket = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
+        outcome = client.file_report(ticket)
+    assert isinstance(outcome, ReportFile)
+    assert (outcome.filename, outcome.kind, outcome.content) == ("abc.zip", "zip", zip_bytes)
+    token_request = server.requests_to("/connect/token")[0].form()
+    assert token_request == {"grant_type": "client_credentials", "client_id": "id",
+                             "client_secret": "secret-value"}
+    polls = server.requests_to("/reports/Ticket")
+    assert len(polls) == 3 and all(r.header(TOKEN_HEADER) == "tok-123" for r in polls)
+    assert server.requests_to("/files/abc.zip")[0].header(TOKEN_HEADER) is None
+    body = server.requests_to("/reports/Portfolio")[0].body.decode()
+    assert body == ('{"contract":{"startDate":"2025-04-10","endDate":"2025-04-10",'
+                    '"typeReport":3,"fundName":""},"pageSize":100,"webhookEndpoint":""}')
+
+
+def test_ticket_not_found_is_tolerated_only_within_the_grace_period(server: ScriptedServer) -> None:
+    clock = FakeMonotonic()
+    not_found = Reply(404, json={"result": "Ticket not found"})
+    server.always("/connect/token", Reply(json={"access_token": "tok", "expires_in": 3600}))
+    server.script("/reports/Portfolio", Reply(json={"ticket": "T1"}),
+                  Reply(json={"ticket": "T2"}))
+    server.script("/reports/Ticket", not_found, Reply(json={"result": "No records"}), not_found)
+    with make_client(monotonic=clock) as client:
+        first = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
+        assert client.file_report(first) == NoRecords("T1")  # 404 right after the request
+        second = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
+        clock.now += FAST_POLLING.not_found_grace_s + 5
+        with pytest.raises(TicketNotFoundError, match="10 s after it was issued"):
+            client.file_report(second)
+
+
+def test_unknown_ticket_state_is_fatal(server: ScriptedServer) -> None:
+    server.always("/connect/token", Reply(json={"access_token": "tok", "expires_in": 3600}))
+    server.script("/reports/Ticket", Reply(json={"result": "Erro interno"}))
+    with make_client() as client, pytest.raises(FatalExtractError, match="unknown state"):
+        client.poll("T9")
 
 
 def test_content_disposition_file_names_cannot_escape() -> None:

@@ -18,11 +18,12 @@ What api-contract.md B2/B3/B7 asks of a client, and where it happens here:
   of the ticket table: ``Processando``/``Aguardando processamento`` and HTTP 202/204 keep polling;
   ``No records`` is a :class:`NoRecords` outcome, not an error; a JSON page, an inline file or a
   ``UrlDownload`` link (fetched without credentials) end the wait;
-* HTTP 404 (``{"result":"Ticket not found"}``) while waiting: a freshly issued ticket may not be
-  visible yet on every BTG node, so a 404 within ``[btg] not_found_grace_s`` of the request keeps
-  polling; a 404 after that grace, or once the ticket has answered with data (fetching page 2 of
-  an expired ticket), means the ticket is gone (BTG drops tickets after about an hour): fatal,
-  rerunning requests a new ticket;
+* HTTP 404 while waiting. Without a body it is one of the "not yet" answers (202/204/404) and
+  polling goes on until the deadline. With ``{"result":"Ticket not found"}`` it is BTG saying the
+  ticket does not exist: a freshly issued ticket may not be visible yet on every BTG node, so
+  within ``[btg] not_found_grace_s`` of the request polling goes on; after that grace, or once
+  the ticket has answered (fetching page 2 of an expired ticket), the ticket is gone (BTG drops
+  tickets after about an hour): :class:`TicketNotFoundError`, and a rerun requests a new ticket;
 * the deadline (``[btg] poll_deadline_s``): :class:`TicketTimeoutError` naming the ticket, the
   polls and the elapsed time ("the report is still processing at BTG; run again later");
 * JSON parsed with ``parse_float=Decimal`` (:mod:`etl_tasks.btg.jsontext`), never float;
@@ -30,11 +31,13 @@ What api-contract.md B2/B3/B7 asks of a client, and where it happens here:
 
 Counters (requests, retries, bytes, tickets, polls, pages, downloads) are in :attr:`BtgClient.stats`
 for the stage sidecar. Tokens and the client secret never reach a log line or an error message.
+
+The token lives in :mod:`etl_tasks.btg.auth`, the ticket outcomes and the polling policy in
+:mod:`etl_tasks.btg.ticket`; this module re-exports what callers need.
 """
 
 from __future__ import annotations
 
-import email.message
 import logging
 import random
 import re
@@ -42,139 +45,57 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from etl_tasks import config
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.anbima import sniff_kind
+from etl_tasks.btg.auth import TOKEN_HEADER, BtgTokenAuth
 from etl_tasks.btg.settings import btg as btg_settings
+from etl_tasks.btg.ticket import (
+    NO_RECORDS_RESULT,
+    PROCESSING_RESULTS,
+    TICKET_NOT_FOUND_RESULT,
+    JsonPage,
+    JsonReport,
+    NoRecords,
+    Pending,
+    PollPolicy,
+    ReportFile,
+    TicketNotFoundError,
+    TicketOutcome,
+    TicketTimeoutError,
+    content_disposition_filename,
+    looks_like_file,
+    page_number,
+    safe_name,
+)
 from etl_tasks.core.http import HttpClient, HttpStats, RetryPolicy
-from etl_tasks.core.redact import redact
-from etl_tasks.errors import AuthError, ConfigError, FatalExtractError, RetriableExtractError
+from etl_tasks.errors import ConfigError, FatalExtractError
+
+__all__ = [
+    "TOKEN_HEADER",
+    "BtgClient",
+    "BtgStats",
+    "BtgTokenAuth",
+    "JsonPage",
+    "JsonReport",
+    "NoRecords",
+    "PollPolicy",
+    "ReportFile",
+    "TicketNotFoundError",
+    "TicketOutcome",
+    "TicketTimeoutError",
+    "content_disposition_filename",
+]
 
 logger = logging.getLogger(__name__)
 
-TOKEN_HEADER = "X-SecureConnect-Token"
-TOKEN_ERROR_STATUSES = frozenset({400, 401, 403})
 PENDING_STATUSES = frozenset({202, 204})
 NOT_FOUND = 404
-# Both spellings seen in peer clients (B3); compared case-insensitively.
-PROCESSING_RESULTS = frozenset({"processando", "aguardando processamento"})
-NO_RECORDS_RESULT = "no records"
-TICKET_NOT_FOUND_RESULT = "ticket not found"
 REPORT_NAME = re.compile(r"^[A-Za-z]+(/[A-Za-z]+)*$")
-ZIP_MAGIC = b"PK\x03\x04"
-
-
-class TicketTimeoutError(RetriableExtractError):
-    """A report ticket was still processing when the polling deadline passed."""
-
-
-class TicketNotFoundError(FatalExtractError):
-    """BTG no longer knows a ticket (expired or never issued); a rerun requests a new one."""
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    """A token and when (local monotonic clock) it was obtained."""
-
-    value: str
-    lifetime_s: float
-    obtained_at: float
-
-    def needs_refresh(self, now: float, margin_s: float) -> bool:
-        """True when less than ``margin_s`` of the lifetime is left (at most half the lifetime,
-        so a short-lived token is still used for a while instead of renewed on every call)."""
-        left = self.obtained_at + self.lifetime_s - now
-        return left < min(margin_s, self.lifetime_s / 2)
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """How to wait for a ticket: first interval, growth, longest interval, overall deadline."""
-
-    initial_s: float = 3.0
-    factor: float = 1.5
-    max_interval_s: float = 30.0
-    deadline_s: float = 600.0
-    not_found_grace_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.initial_s <= 0 or self.max_interval_s <= 0 or self.deadline_s <= 0:
-            raise ConfigError(
-                "[btg] poll_initial_s, poll_max_interval_s and poll_deadline_s must be > 0; fix "
-                "them in luigi.cfg"
-            )
-        if self.factor < 1:
-            raise ConfigError(
-                "[btg] poll_factor must be >= 1 (the wait never shrinks); fix luigi.cfg"
-            )
-        if self.not_found_grace_s < 0:
-            raise ConfigError("[btg] not_found_grace_s must be >= 0; fix luigi.cfg")
-
-    @classmethod
-    def from_settings(cls, section: Any) -> PollPolicy:
-        """A policy from the ``[btg]`` luigi.cfg section."""
-        return cls(
-            initial_s=float(section.poll_initial_s),
-            factor=float(section.poll_factor),
-            max_interval_s=float(section.poll_max_interval_s),
-            deadline_s=float(section.poll_deadline_s),
-            not_found_grace_s=float(section.not_found_grace_s),
-        )
-
-
-@dataclass(frozen=True)
-class NoRecords:
-    """The ticket answered ``{"result":"No records"}``: BTG has no data for the request."""
-
-    ticket: str
-
-
-@dataclass(frozen=True)
-class JsonPage:
-    """One page of a JSON report; ``raw`` is the body exactly as received (for the landing dir)."""
-
-    ticket: str
-    number: int
-    total_pages: int
-    result: list[Any]
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class ReportFile:
-    """A file report: the bytes as received, its file name and the sniffed kind."""
-
-    ticket: str
-    content: bytes
-    filename: str
-    kind: str  # "zip", "xml", or the file name's extension
-    delivery: str  # "inline" or "url"
-
-
-@dataclass(frozen=True)
-class JsonReport:
-    """Every page of a JSON report (no pages when BTG answered ``No records``)."""
-
-    ticket: str
-    pages: tuple[JsonPage, ...]
-    no_records: bool = False
-
-
-TicketOutcome = NoRecords | JsonPage | ReportFile
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """The ticket is not ready yet (what it said, for the debug log and the timeout message)."""
-
-    state: str
 
 
 @dataclass
@@ -206,100 +127,6 @@ class BtgStats:
                 "downloads": self.downloads,
             }
         return {**self.http.as_dict(), **ticket_counts}
-
-
-class BtgTokenAuth:
-    """Client-credentials token for the funds API (B2), presented as ``X-SecureConnect-Token``."""
-
-    def __init__(
-        self,
-        http: HttpClient,
-        base_url: str,
-        client_id: str,
-        client_secret: str,
-        scope: str = "",
-        refresh_margin_s: float = 300.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._http = http
-        self._token_url = f"{base_url.rstrip('/')}/connect/token"
-        self.client_id = client_id
-        self._client_secret = client_secret
-        self.scope = scope
-        self.refresh_margin_s = refresh_margin_s
-        self._monotonic = monotonic
-        self._token: AccessToken | None = None
-        self._lock = threading.Lock()
-        self.tokens_fetched = 0
-
-    def secrets(self) -> list[str]:
-        """Values no message may show: the client secret and the current token."""
-        token = self._token.value if self._token else ""
-        return [value for value in (self._client_secret, token) if value]
-
-    def token(self) -> str:
-        """A valid access token, fetched or renewed when needed."""
-        with self._lock:
-            now = self._monotonic()
-            if self._token is None or self._token.needs_refresh(now, self.refresh_margin_s):
-                self._token = self._fetch()
-            return self._token.value
-
-    def headers(self) -> Mapping[str, str]:
-        """The raw token in BTG's custom header (not ``Authorization: Bearer``)."""
-        return {TOKEN_HEADER: self.token()}
-
-    def refresh(self, response: requests.Response) -> None:
-        """Renew the token after a 401, unless another thread already did since that request."""
-        sent = response.request.headers.get(TOKEN_HEADER) or ""
-        with self._lock:
-            if self._token is None or self._token.value == sent:
-                self._token = self._fetch()
-
-    def _fetch(self) -> AccessToken:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._client_secret,
-        }
-        if self.scope:
-            form["scope"] = self.scope
-        response = self._http.request(
-            "POST", self._token_url, data=form, accept_statuses=TOKEN_ERROR_STATUSES
-        )
-        if response.status_code in TOKEN_ERROR_STATUSES:
-            raise AuthError(
-                f"BTG rejected the client credentials: {self._error_code(response)} (HTTP "
-                f"{response.status_code}). Check BTG_CLIENT_ID and BTG_CLIENT_SECRET in .env"
-                + (" and [btg] scope in luigi.cfg." if self.scope else ".")
-            )
-        body = _json_body(response, "POST /connect/token")
-        token = body.get("access_token") if isinstance(body, dict) else None
-        lifetime = body.get("expires_in") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise FatalExtractError(
-                "BTG /connect/token answered 200 without an access_token; check that BTG_BASE_URL "
-                "points at the funds API (e.g. https://funds.btgpactual.com)."
-            )
-        seconds = _positive_seconds(lifetime)
-        if seconds is None:
-            raise FatalExtractError(
-                f"BTG /connect/token answered an invalid expires_in ({lifetime!r}); check that "
-                "BTG_BASE_URL points at the funds API."
-            )
-        self.tokens_fetched += 1
-        logger.info("obtained a BTG access token (valid %d s)", int(seconds))
-        return AccessToken(token, seconds, self._monotonic())
-
-    def _error_code(self, response: requests.Response) -> str:
-        """The OAuth ``error`` (``invalid_client``...) of a token error body, redacted, short."""
-        try:
-            body = jsontext.loads(response.content)
-        except ValueError:
-            body = None
-        code = body.get("error") if isinstance(body, dict) else None
-        text = code if isinstance(code, str) and code else (response.reason or "rejected")
-        return redact(" ".join(text.split())[:120], self.secrets())
 
 
 class BtgClient:
@@ -396,16 +223,16 @@ class BtgClient:
         response = self.http.request(
             "POST",
             f"{self.base_url}/reports/{report}",
-            data=jsontext.dumps(body).encode("utf-8"),  # type: ignore[arg-type]  # raw JSON body
+            data=jsontext.dumps(body).encode("utf-8"),  # raw JSON body (Decimal-exact)
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             auth=self.auth,
         )
-        payload = _json_body(response, f"POST /reports/{report}")
+        payload = jsontext.response_json(response, f"POST /reports/{report}")
         ticket = payload.get("ticket") if isinstance(payload, dict) else None
         if not isinstance(ticket, str) or not ticket.strip():
             raise FatalExtractError(
                 f"BTG POST /reports/{report} answered without a ticket id: "
-                f"{_excerpt(response.content)}. Check BTG_BASE_URL."
+                f"{jsontext.excerpt(response.content)}. Check BTG_BASE_URL."
             )
         self.stats.add(tickets=1)
         self._issued_at[ticket] = self._monotonic()
@@ -424,7 +251,7 @@ class BtgClient:
         while True:
             polls += 1
             outcome = self._poll_once(ticket, page_number)
-            if not isinstance(outcome, _Pending):
+            if not isinstance(outcome, Pending):
                 logger.info("BTG ticket %s ready after %d poll(s)", ticket, polls)
                 return outcome
             last_state = outcome.state
@@ -480,7 +307,7 @@ class BtgClient:
 
     # --- one poll --------------------------------------------------------------------------------
 
-    def _poll_once(self, ticket: str, page_number: int | None) -> TicketOutcome | _Pending:
+    def _poll_once(self, ticket: str, page_number: int | None) -> TicketOutcome | Pending:
         params: list[tuple[str, str]] = [("ticketId", ticket)]
         if page_number is not None:
             params.append(("pageNumber", str(page_number)))
@@ -496,34 +323,34 @@ class BtgClient:
         if status in PENDING_STATUSES:
             return self._pending(f"HTTP {status}")
         if status == NOT_FOUND:
-            return self._not_found(ticket, f"HTTP 404 {_excerpt(response.content)}")
+            return self._answer_404(ticket, response.content)
         content = response.content
         filename = content_disposition_filename(response.headers.get("Content-Disposition"))
-        if _looks_like_file(content, response.headers.get("Content-Type", ""), filename):
+        if looks_like_file(content, response.headers.get("Content-Type", ""), filename):
             return self._file(ticket, content, filename or "", "inline")
-        body = _json_body(response, "GET /reports/Ticket")
+        body = jsontext.response_json(response, "GET /reports/Ticket")
         return self._interpret(ticket, body, content)
 
-    def _interpret(self, ticket: str, body: Any, raw: bytes) -> TicketOutcome | _Pending:
+    def _interpret(self, ticket: str, body: Any, raw: bytes) -> TicketOutcome | Pending:
         """The outcome of a JSON ticket answer (B3 table)."""
         if not isinstance(body, dict) or "result" not in body:
             raise FatalExtractError(
-                f"BTG ticket {ticket} answered JSON without 'result': {_excerpt(raw)}. Check "
-                "BTG_BASE_URL."
+                f"BTG ticket {ticket} answered JSON without 'result': "
+                f"{jsontext.excerpt(raw)}. Check BTG_BASE_URL."
             )
         result = body["result"]
         if isinstance(result, list):
             self._answered.add(ticket)
             self.stats.add(pages=1)
-            number = _page_number(body.get("page", 1), "page", ticket)
-            total = _page_number(body.get("totalPages", 1), "totalPages", ticket)
+            number = page_number(body.get("page", 1), "page", ticket)
+            total = page_number(body.get("totalPages", 1), "totalPages", ticket)
             return JsonPage(ticket, number, total, result, raw)
         if isinstance(result, dict):
             return self._download_link(ticket, result, raw)
         if not isinstance(result, str):
             raise FatalExtractError(
-                f"BTG ticket {ticket} answered an unexpected result: {_excerpt(raw)}. The API "
-                "changed; check api-contract.md B3."
+                f"BTG ticket {ticket} answered an unexpected result: {jsontext.excerpt(raw)}. "
+                "The API changed; check api-contract.md B3."
             )
         state = " ".join(result.split()).casefold()
         if state in PROCESSING_RESULTS:
@@ -540,15 +367,16 @@ class BtgClient:
             except ValueError as error:
                 raise FatalExtractError(
                     f"BTG ticket {ticket} answered a result that is not valid JSON ({error}): "
-                    f"{_excerpt(raw)}."
+                    f"{jsontext.excerpt(raw)}."
                 ) from error
             if isinstance(link, dict):
                 return self._download_link(ticket, link, raw)
         if stripped.startswith(("http://", "https://")):
             return self._download(ticket, stripped)
         raise FatalExtractError(
-            f"BTG ticket {ticket} answered an unknown state {_excerpt(result.encode())}. Expected "
-            "'Processando', 'No records', pages or a file (api-contract.md B3)."
+            f"BTG ticket {ticket} answered an unknown state "
+            f"{jsontext.excerpt(result.encode())}. Expected 'Processando', 'No records', pages "
+            "or a file (api-contract.md B3)."
         )
 
     def _download_link(self, ticket: str, link: Mapping[str, Any], raw: bytes) -> ReportFile:
@@ -557,7 +385,7 @@ class BtgClient:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise FatalExtractError(
                 f"BTG ticket {ticket} answered a result without a usable UrlDownload: "
-                f"{_excerpt(raw)}. The API changed; check api-contract.md B3."
+                f"{jsontext.excerpt(raw)}. The API changed; check api-contract.md B3."
             )
         return self._download(ticket, url)
 
@@ -568,7 +396,7 @@ class BtgClient:
         self.stats.add(downloads=1)
         filename = content_disposition_filename(response.headers.get("Content-Disposition"))
         if not filename:
-            filename = _safe_name(PurePosixPath(urlsplit(url).path).name)
+            filename = safe_name(PurePosixPath(urlsplit(url).path).name)
         return self._file(ticket, response.content, filename or "", "url")
 
     def _file(self, ticket: str, content: bytes, filename: str, delivery: str) -> ReportFile:
@@ -580,11 +408,19 @@ class BtgClient:
                     ticket, filename, kind, len(content), delivery)
         return ReportFile(ticket, content, filename, kind, delivery)
 
-    def _pending(self, state: str) -> _Pending:
+    def _pending(self, state: str) -> Pending:
         self.stats.add(pending_polls=1)
-        return _Pending(state)
+        return Pending(state)
 
-    def _not_found(self, ticket: str, detail: str) -> _Pending:
+    def _answer_404(self, ticket: str, content: bytes) -> Pending:
+        """An empty 404 is "not yet" (unless the ticket already answered); a body is BTG's word."""
+        if content.strip():
+            return self._not_found(ticket, f"HTTP 404 {jsontext.excerpt(content)}")
+        if ticket in self._answered:
+            return self._not_found(ticket, "HTTP 404")
+        return self._pending("HTTP 404 (not visible yet)")
+
+    def _not_found(self, ticket: str, detail: str) -> Pending:
         """Keep polling a ticket BTG does not show yet; fail once it is clearly gone."""
         issued = self._issued_at.get(ticket)
         age = self._monotonic() - issued if issued is not None else None
@@ -600,69 +436,3 @@ class BtgClient:
                 "hour after they are issued. Run again to request a new ticket."
             )
         return self._pending(f"not visible yet ({detail})")
-
-
-def content_disposition_filename(value: str | None) -> str | None:
-    """The file name of a ``Content-Disposition`` header (RFC 6266/2231), reduced to a safe base
-    name, or None."""
-    if not value:
-        return None
-    message = email.message.Message()
-    message["Content-Disposition"] = value
-    return _safe_name(message.get_filename() or "")
-
-
-def _safe_name(name: str) -> str | None:
-    """A plain file name: no directories (``../x`` or ``C:\\x`` never escape the landing dir)."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip("\x00")
-    if base in ("", ".", ".."):
-        return None
-    return base
-
-
-def _looks_like_file(content: bytes, content_type: str, filename: str | None) -> bool:
-    """B4: trust the bytes first (ZIP magic, XML), then the declared type and file name.
-
-    Anything else declared as JSON, or starting like JSON without an attachment name, is a JSON
-    ticket answer; the rest (an XLSX or PDF attachment) is a file.
-    """
-    if content.startswith(ZIP_MAGIC) or sniff_kind(content) == "xml":
-        return True
-    if "json" in content_type.lower():
-        return False
-    looks_like_json = content.lstrip()[:1] in (b"{", b"[")
-    return bool(filename) or not looks_like_json
-
-
-def _json_body(response: requests.Response, where: str) -> Any:
-    try:
-        return jsontext.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FatalExtractError(
-            f"BTG {where} answered HTTP {response.status_code} with a body that is not JSON "
-            f"({error}): {_excerpt(response.content)}. Check that BTG_BASE_URL points at the API."
-        ) from error
-
-
-def _page_number(value: Any, name: str, ticket: str) -> int:
-    """``page``/``totalPages`` as an int: BTG sometimes sends them as strings (``"1"``)."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-        raise FatalExtractError(
-            f"BTG ticket {ticket} answered {name}={value!r}; expected a positive integer."
-        )
-    return int(text)
-
-
-def _positive_seconds(value: Any) -> float | None:
-    """``expires_in`` as seconds when it is a positive number (int or Decimal), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        return None
-    if isinstance(value, Decimal) and not value.is_finite():
-        return None
-    return float(value) if value > 0 else None
-
-
-def _excerpt(content: bytes, limit: int = 200) -> str:
-    text = " ".join(content[:limit].decode("utf-8", errors="replace").split())
-    return repr(redact(text))

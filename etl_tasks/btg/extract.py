@@ -120,19 +120,16 @@ class BtgExtract(StageTask):
 
     pipeline = "btg"
     stage = "extract"
-    landing_env: ClassVar[str]
-    landing_what: ClassVar[str]
+    raw_schema: ClassVar[pa.Schema]
+    landing_param: ClassVar[str]  # name of the subclass's landing-directory parameter
+    landing_env: ClassVar[str]  # environment key of its default
 
     def requires(self) -> dict[str, luigi.Task]:
         return {}
 
-    def landing_setting(self) -> str | None:
-        """The landing directory parameter of the subclass (None = from the environment)."""
-        raise NotImplementedError
-
     def landing_dir(self) -> Path:
-        """``<landing root>/YYYY-MM-DD``."""
-        root = self.landing_setting() or config.env(self.landing_env)
+        """``<landing root>/YYYY-MM-DD``; the root is the parameter, else the environment."""
+        root = getattr(self, self.landing_param) or config.env(self.landing_env)
         if not root:
             raise ConfigError(
                 f"{self.landing_env} is not set; add it to .env or pass the directory."
@@ -142,21 +139,17 @@ class BtgExtract(StageTask):
     def produce(self) -> StageOutput:
         reason = non_business_reason(self.date)
         if reason:
-            return StageOutput(self.schema(), [], skip_reason=reason)
-        landing = ensure_writable(self.landing_dir(), self.landing_what)
+            return StageOutput(self.raw_schema, [], skip_reason=reason)
+        landing = ensure_writable(self.landing_dir(), self.entity)
         client = BtgClient.from_env()
         try:
             return self.fetch(client, landing)
         finally:
             client.close()
 
-    def schema(self) -> pa.Schema:
-        """The extract's Parquet schema."""
-        raise NotImplementedError
-
     def fetch(self, client: BtgClient, landing: Path) -> StageOutput:
-        """Request, wait, land the raw data and return the rows."""
-        raise NotImplementedError
+        """Request, wait, land the raw data and return the rows; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement fetch()")
 
 
 class BtgExtractCarteira(BtgExtract):
@@ -164,19 +157,14 @@ class BtgExtractCarteira(BtgExtract):
     row per fund file with its XML bytes."""
 
     entity = "carteira"
+    raw_schema = CARTEIRA_SCHEMA
+    landing_param = "dir_carteira"
     landing_env = "BTG_REPORT_PATH"
-    landing_what = "carteira"
     dir_carteira = luigi.OptionalParameter(
         default=None,
         significant=False,
         description="landing directory of the raw carteira files (default: BTG_REPORT_PATH)",
     )
-
-    def landing_setting(self) -> str | None:
-        return self.dir_carteira
-
-    def schema(self) -> pa.Schema:
-        return CARTEIRA_SCHEMA
 
     def fetch(self, client: BtgClient, landing: Path) -> StageOutput:
         contract = {
@@ -214,19 +202,14 @@ class BtgExtractRentabilidade(BtgExtract):
     row per fund-day record as exact JSON text."""
 
     entity = "rentabilidade"
+    raw_schema = RENTABILIDADE_SCHEMA
+    landing_param = "dir_rentabilidade"
     landing_env = "BTG_RENTABILIDADE"
-    landing_what = "rentabilidade"
     dir_rentabilidade = luigi.OptionalParameter(
         default=None,
         significant=False,
         description="landing directory of the raw rentabilidade pages (default: BTG_RENTABILIDADE)",
     )
-
-    def landing_setting(self) -> str | None:
-        return self.dir_rentabilidade
-
-    def schema(self) -> pa.Schema:
-        return RENTABILIDADE_SCHEMA
 
     def fetch(self, client: BtgClient, landing: Path) -> StageOutput:
         indexers = [str(code) for code in btg_settings().indexers]

@@ -3,6 +3,9 @@
     body = loads(response.content)      # {"liquidQuote": Decimal("1.52345678"), "page": 1, ...}
     text = dumps(body)                  # '{"liquidQuote":1.52345678,"page":1,...}' (same digits)
 
+:func:`response_json` decodes an API response this way, or raises FatalExtractError with a short,
+redacted excerpt of what came back instead (:func:`excerpt`).
+
 ``json.loads`` turns ``1.52345678`` into a binary float; a NAV of ``100008843.78`` then prints
 back as ``100008843.78000001`` somewhere downstream. Parsing with ``parse_float=Decimal`` keeps the
 digits the API sent, and :func:`dumps` writes them back unchanged (the standard encoder cannot
@@ -15,6 +18,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import requests
+
+from etl_tasks.core.redact import redact
 from etl_tasks.errors import FatalExtractError
 
 
@@ -48,3 +54,20 @@ def dumps(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(dumps(item) for item in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def excerpt(content: bytes, limit: int = 200) -> str:
+    """The start of a body for an error message: whitespace collapsed, secrets redacted."""
+    text = " ".join(content[:limit].decode("utf-8", errors="replace").split())
+    return repr(redact(text))
+
+
+def response_json(response: requests.Response, where: str) -> Any:
+    """The exact JSON body of ``response``; FatalExtractError naming ``where`` if not JSON."""
+    try:
+        return loads(response.content)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FatalExtractError(
+            f"BTG {where} answered HTTP {response.status_code} with a body that is not JSON "
+            f"({error}): {excerpt(response.content)}. Check that BTG_BASE_URL points at the API."
+        ) from error

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -433,15 +433,13 @@ def cross_check_table(fundos: pa.Table, rentabilidade: pa.Table, date: dt.date) 
     in_carteira = set(fundos.column("cnpj").to_pylist())
     in_returns = set(rentabilidade.column("cnpj").to_pylist())
     funds = sorted(in_carteira | in_returns)
-    columns: dict[str, Callable[[str], Any]] = {
-        "cnpj": lambda cnpj: cnpj,
-        "data": lambda cnpj: date,
-        "em_carteira": lambda cnpj: cnpj in in_carteira,
-        "em_rentabilidade": lambda cnpj: cnpj in in_returns,
-    }
-    table = pa.Table.from_arrays(
-        [pa.array([make(cnpj) for cnpj in funds], type=CROSS_CHECK_SCHEMA.field(name).type)
-         for name, make in columns.items()],
+    table = pa.Table.from_pydict(
+        {
+            "cnpj": funds,
+            "data": [date] * len(funds),
+            "em_carteira": [cnpj in in_carteira for cnpj in funds],
+            "em_rentabilidade": [cnpj in in_returns for cnpj in funds],
+        },
         schema=CROSS_CHECK_SCHEMA,
     )
     return table, meta

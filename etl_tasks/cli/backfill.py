@@ -22,10 +22,11 @@ validation failed; 10 a date was left alone because another run holds its lock (
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 
-from etl_tasks.cli.common import EXIT_CONFIG, EXIT_OK, parse_date
+from etl_tasks.cli.common import EXIT_CONFIG, EXIT_OK, config_error_exit, parse_date
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
@@ -110,6 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     load_env()
     setup_logging("etl", logs_root(), console=not args.plan)
+    try:
+        return plan_or_run(args, pipelines, dates)
+    except ConfigError as error:
+        return config_error_exit(error)
+
+
+def plan_or_run(
+    args: argparse.Namespace, pipelines: list[str], dates: list[tuple[dt.date, list[str]]]
+) -> int:
+    """Plan or run the scheduled dates; returns the exit code."""
     span = f"{args.start} .. {args.end}"
     if not dates:
         print(f"backfill {args.pipeline}: no date to run in {span} "

@@ -42,6 +42,9 @@ def run_luigi(task_args: list[str], workers: int = 1, scheduler_url: str | None 
 
     ``run_with_retcodes`` computes the code from the execution summary (failed → 30, scheduling
     error → 35, ...) and raises SystemExit; we catch it so the caller can still write the report."""
+    # Our entry points configured logging (console + dated file); Luigi adding its own console
+    # handler on top would print every line twice.
+    get_config().set("core", "no_configure_logging", "true")
     argv = [*task_args, "--workers", str(workers)]
     argv += ["--scheduler-url", scheduler_url] if scheduler_url else ["--local-scheduler"]
     logger.info("running: luigi --module etl_tasks %s", " ".join(argv))

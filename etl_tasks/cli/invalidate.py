@@ -22,12 +22,14 @@ valid names are listed); 3 configuration error; 10 another run holds a date's lo
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 
 from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, parse_date
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
+from etl_tasks.core.stage import StageTask
 from etl_tasks.errors import ConfigError, EtlError
 from etl_tasks.ops.dates import calendar_days
 from etl_tasks.ops.graph import TaskGraph
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def chosen_dates(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list:
+def chosen_dates(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[dt.date]:
     """``--date`` alone, or ``--start`` with ``--end``."""
     if args.date and (args.start or args.end):
         parser.error("give either --date or --start/--end, not both")
@@ -99,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     load_env()
     setup_logging("etl", logs_root())
     try:
-        families = TaskGraph.walk(RunAll(date=dates[0])).families()
-        if args.task not in families:
-            return unknown_task_exit(args.task, families)
-        probe = plan_date(dates[0], args.task, WarehouseView())
-        pipelines = sorted(probe.pipelines()) or enabled_pipelines()
+        graph = TaskGraph.walk(RunAll(date=dates[0]))
+        if args.task not in graph.families():
+            return unknown_task_exit(args.task, graph.families())
+        affected = graph.downstream(args.task)
+        pipelines = sorted({t.pipeline for t in affected if isinstance(t, StageTask)})
+        pipelines = pipelines or enabled_pipelines()
         if args.dry_run:
             view = WarehouseView()
             plans = [plan_date(day, args.task, view) for day in dates]
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return config_error_exit(error)
 
 
-def invalidate(dates: list, family: str) -> int:
+def invalidate(dates: list[dt.date], family: str) -> int:
     """Plan and remove, date by date, under the locks the caller holds."""
     view = WarehouseView()
     plans = [plan_date(day, family, view) for day in dates]

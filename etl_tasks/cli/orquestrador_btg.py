@@ -40,6 +40,7 @@ from luigi.configuration import get_config
 from luigi.execution_summary import LuigiStatusCode
 
 from etl_tasks.btg.extract import (
+    BtgExtract,
     BtgExtractCarteira,
     BtgExtractRentabilidade,
     ensure_writable,
@@ -57,9 +58,9 @@ logger = logging.getLogger("etl_tasks.orquestrador_btg")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 SUCCESS_STATUSES = (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY)
-LANDING = {
-    "carteira": (BtgExtractCarteira, "dir_carteira", "BTG_REPORT_PATH"),
-    "rentabilidade": (BtgExtractRentabilidade, "dir_rentabilidade", "BTG_RENTABILIDADE"),
+EXTRACTS: dict[str, type[BtgExtract]] = {
+    "carteira": BtgExtractCarteira,
+    "rentabilidade": BtgExtractRentabilidade,
 }
 STEP_NAMES = {
     "BtgExtractCarteira": "extração da carteira",
@@ -149,11 +150,12 @@ def plan(args: argparse.Namespace) -> RunPlan:
     date = reference_date(args.data, args.dias_atras)
     directories = {}
     for name in tipo_names(args.tipo):
-        _, option, env_key = LANDING[name]
-        chosen = getattr(args, option) or env(env_key)
+        extract = EXTRACTS[name]
+        # --dir-carteira / --dir-rentabilidade share the extract parameter's name.
+        chosen = getattr(args, extract.landing_param) or env(extract.landing_env)
         if not chosen:
-            flag = "--" + option.replace("_", "-")
-            raise ConfigError(f"{env_key} is not set; add it to .env or pass {flag}.")
+            flag = "--" + extract.landing_param.replace("_", "-")
+            raise ConfigError(f"{extract.landing_env} is not set; add it to .env or pass {flag}.")
         directories[name] = ensure_writable(Path(chosen), name)
     return RunPlan(args.tipo, date, directories)
 
@@ -169,8 +171,8 @@ def configure_luigi(run: RunPlan) -> None:
     # print every line twice.
     config.set("core", "no_configure_logging", "true")
     for name, directory in run.directories.items():
-        task_class, option, _ = LANDING[name]
-        config.set(task_class.get_task_family(), option, str(directory))
+        extract = EXTRACTS[name]
+        config.set(extract.get_task_family(), extract.landing_param, str(directory))
     if len(tipo_names(run.tipo)) == 1:
         # One report only: there is nothing to compare it with in this run.
         config.set("btg", "cross_check", "false")

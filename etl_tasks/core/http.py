@@ -245,7 +245,7 @@ class HttpClient:
         url: str,
         *,
         params: Params | None = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
         headers: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
         pacer: RateLimitPacer | None = None,
@@ -307,7 +307,7 @@ class HttpClient:
         where: str,
         attempt: int,
         params: Params | None,
-        data: Mapping[str, str] | None,
+        data: Mapping[str, str] | bytes | None,
         headers: Mapping[str, str],
     ) -> requests.Response | str:
         """One attempt: the response (body read, counted), or why there was none (retriable)."""

@@ -128,7 +128,8 @@ def run_date(
                 status = result.status
             report = build_report(date, pipelines)
     except AlreadyRunningError as error:
-        return DateOutcome(date, list(pipelines), LOCKED, errors=[str(error)])
+        message = f"{error.in_progress()}; this date was left alone, run the backfill again later"
+        return DateOutcome(date, list(pipelines), LOCKED, errors=[message])
     seen: set[tuple[str, str]] = set()
     for task in report.tasks:
         if task.status == SKIPPED and (task.pipeline, task.entity) not in seen:

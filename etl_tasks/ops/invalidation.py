@@ -119,9 +119,6 @@ class DatePlan:
     tasks: list[luigi.Task]
     removals: list[Removal]
 
-    def pipelines(self) -> set[str]:
-        return {task.pipeline for task in self.tasks if isinstance(task, StageTask)}
-
     def ordered(self) -> list[Removal]:
         """Markers first, then files, dependents before what they depend on."""
         position = {task.task_id: index for index, task in enumerate(self.tasks)}

@@ -74,6 +74,8 @@ class LockHolder:
 
     def describe(self) -> str:
         """``pid 1234, started 08:30:01, `etl-run --date 2025-04-10```."""
+        if self.pid <= 0:
+            return "holder unknown: its lock file was being rewritten"
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
         return f"pid {self.pid}{where}, started {self.started_text()}, `{self.command}`"
 
@@ -83,11 +85,15 @@ class AlreadyRunningError(EtlError):
 
     def __init__(self, pipeline: str, date: dt.date, holder: LockHolder | None, path: Path) -> None:
         self.pipeline, self.date, self.holder, self.path = pipeline, date, holder, path
-        who = holder.describe() if holder else f"holder unknown, lock file {path}"
         super().__init__(
-            f"another run of {pipeline} for {date.isoformat()} is in progress ({who}); "
-            "this run exits without touching anything. Run it again once that run has finished."
+            f"{self.in_progress()}; this run exits without touching anything. "
+            "Run it again once that run has finished."
         )
+
+    def in_progress(self) -> str:
+        """``another run of twitch for 2025-04-10 is in progress (pid 1234, ...)``."""
+        who = self.holder.describe() if self.holder else f"holder unknown, lock file {self.path}"
+        return f"another run of {self.pipeline} for {self.date.isoformat()} is in progress ({who})"
 
 
 def command_line(argv: list[str] | None = None) -> str:
@@ -142,7 +148,7 @@ def current_holder(pipeline: str, date: dt.date, root: Path | None = None) -> Lo
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return read_holder(path) or LockHolder(0, "?", "unknown", "")
+        return read_holder(path) or LockHolder(0, socket.gethostname(), "", "")
     else:
         fcntl.flock(descriptor, fcntl.LOCK_UN)
         return None
@@ -171,8 +177,13 @@ def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> P
         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     record = json.dumps({**asdict(holder), "pipeline": pipeline, "date": date.isoformat()})
-    os.ftruncate(descriptor, 0)
-    os.pwrite(descriptor, record.encode("utf-8") + b"\n", 0)
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, record.encode("utf-8") + b"\n", 0)
+    except OSError:  # e.g. a full disk: give the lock back rather than hold it unrecorded
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
+        raise
     _HELD[key] = (descriptor, 1)
     logger.debug("lock taken: %s", path)
     return key

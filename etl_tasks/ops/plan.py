@@ -1,10 +1,11 @@
 """The ``etl-backfill --plan`` grid: one row per date, one column per stage task, a totals row.
 
-    date            twitch                                      report  status
-                    extract  transform  schema  load
-                    sugvc    ugsvc      t       ugsvc
-    2025-04-09 Wed  s....    ..s..      .       ..s..         .       complete
-    2025-04-10 Thu  -----    -----      .       -----         -       to run
+                    twitch                            |
+    date            extract  transform  schema  load  | report  status
+                    sugvc    ugsvc      t       ugsvc |
+    2025-04-09 Wed  s....    ..s..      .       ..s.. | .       complete
+    2025-04-10 Thu  -----    -----      .       ----- | -       to run
+    totals          5/10     5/10       2/2     5/10  | 1/2     1/2 complete
 
 Columns are grouped per pipeline and stage; inside a group each character is one entity (the
 key is printed under the grid), so 120 dates stay one screen wide. Nothing is run and no API is

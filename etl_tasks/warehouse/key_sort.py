@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +57,13 @@ def dense_ranks(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
         values = values.combine_chunks()
     encoded = pc.dictionary_encode(decode_dictionary(values))
     distinct_order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank_of_distinct = np.empty(len(distinct_order), dtype=np.int64)
-    rank_of_distinct[distinct_order] = np.arange(len(distinct_order), dtype=np.int64)
+    if not len(distinct_order):
+        return np.zeros(len(values), dtype=np.int32), 1
+    rank_type = np.int32 if len(distinct_order) < 2**31 else np.int64
+    rank_of_distinct = np.empty(len(distinct_order), dtype=rank_type)
+    rank_of_distinct[distinct_order] = np.arange(len(distinct_order), dtype=rank_type)
     # Key columns are NOT NULL in the table; a null sorts first and the database rejects the row.
     indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
-    if not len(rank_of_distinct):
-        return np.zeros(len(values), dtype=np.int64), 1
     return rank_of_distinct[indices], len(distinct_order)
 
 
@@ -74,7 +76,9 @@ def key_order(keys: pa.Table) -> np.ndarray:
     if key_range < 2**63:
         combined = np.zeros(keys.num_rows, dtype=np.int64)
         for ranks, cardinality in ranked:
-            combined = combined * cardinality + ranks
+            combined *= cardinality
+            combined += ranks
+        del ranked  # the per-column ranks are no longer needed: free them before sorting
         if key_range <= _COUNTING_SORT_SPREAD * keys.num_rows:
             order = _unique_key_order(combined, key_range)
             if order is not None:
@@ -122,14 +126,24 @@ class SortedRows:
         self._table: pa.Table | None = None
         self.bucket_count = 0
         keys = list(key_columns)
-        self._table = source.read_within(budget_bytes)
-        if self._table is not None:
-            self._order = key_order(self._table.select(keys)) if keys else _identity(0)
-            self.strategy = "presorted" if not keys or _is_identity(self._order) else "memory"
-            return
-        self._order = key_order(source.read_columns(keys)) if keys else _identity(0)
-        if not keys or _is_identity(self._order):
+        if not keys:  # no primary key: nothing to order by
+            self._order = _identity(0)
+            self._table = source.read_within(budget_bytes)
             self.strategy = "presorted"
+            return
+        # Two cores, two jobs: materialise the file (when it fits the budget) in a worker while
+        # this thread reads the key columns alone and orders them. The worker reads through its
+        # own ParquetFile: one instance must not be read from two threads.
+        with ThreadPoolExecutor(1, thread_name_prefix="keysort-read") as pool:
+            whole = pool.submit(source.read_within, budget_bytes)
+            try:
+                self._order = key_order(source.read_columns(keys))
+            finally:
+                self._table = whole.result()
+        if _is_identity(self._order):
+            self.strategy = "presorted"
+        elif self._table is not None:
+            self.strategy = "memory"
         else:
             self.strategy = "buckets"
             self._distribute(source.estimated_bytes, budget_bytes)

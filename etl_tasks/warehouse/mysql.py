@@ -18,9 +18,11 @@ on any warning, and on a row count that differs from the Parquet file's.
 DDL: text in a key, foreign key or index is ``VARCHAR(191)`` (an index cannot cover an unbounded
 TEXT), other text ``LONGTEXT``; timestamps ``DATETIME(6)`` holding UTC (the session time zone is
 UTC); json ``JSON``; booleans ``TINYINT(1)`` loaded as 1/0; every table InnoDB, utf8mb4,
-``utf8mb4_bin`` (byte-exact comparisons, as in PostgreSQL). DDL commits implicitly in MySQL, so it
-runs only in :meth:`ensure_schema`; the staging table of an upsert is ``TEMPORARY``, which does not
-commit.
+``utf8mb4_bin`` (case- and accent-exact comparisons, as in PostgreSQL; one difference remains:
+``utf8mb4_bin`` is a PAD SPACE collation, so two key values that differ only by trailing spaces
+collide, and such a load fails on the duplicate instead of storing both). DDL commits implicitly in
+MySQL, so it runs only in :meth:`ensure_schema`; the staging table of an upsert is ``TEMPORARY``,
+which does not commit.
 
 URL: ``mysql://user:password@host:port/database`` (pymysql; ``mariadb://`` and
 ``mysql+pymysql://`` are accepted too).

@@ -1,0 +1,151 @@
+"""BTG funds API authentication: client-credentials token sent as ``X-SecureConnect-Token``.
+
+``POST {BTG_BASE_URL}/connect/token`` with a form body (``grant_type=client_credentials``,
+``client_id``, ``client_secret`` and an optional ``scope``) returns ``access_token`` and
+``expires_in`` (api-contract.md B2). The token goes raw in ``X-SecureConnect-Token`` (not
+``Authorization: Bearer``). :class:`BtgTokenAuth` caches it, renews it when less than the refresh
+margin (5 min) of its lifetime is left, and renews it after a 401 (the HTTP client retries the
+request once; a second 401 is an AuthError). Neither the secret nor the token is ever logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from etl_tasks.btg import jsontext
+from etl_tasks.core.http import HttpClient
+from etl_tasks.core.redact import redact
+from etl_tasks.errors import AuthError, FatalExtractError
+
+logger = logging.getLogger(__name__)
+
+TOKEN_HEADER = "X-SecureConnect-Token"
+TOKEN_ERROR_STATUSES = frozenset({400, 401, 403})
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A token and when (local monotonic clock) it was obtained."""
+
+    value: str
+    lifetime_s: float
+    obtained_at: float
+
+    def needs_refresh(self, now: float, margin_s: float) -> bool:
+        """True when less than ``margin_s`` of the lifetime is left (at most half the lifetime,
+        so a short-lived token is still used for a while instead of renewed on every call)."""
+        left = self.obtained_at + self.lifetime_s - now
+        return left < min(margin_s, self.lifetime_s / 2)
+
+
+class BtgTokenAuth:
+    """Client-credentials token for the funds API (B2), presented as ``X-SecureConnect-Token``."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        scope: str = "",
+        refresh_margin_s: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._token_url = f"{base_url.rstrip('/')}/connect/token"
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.scope = scope
+        self.refresh_margin_s = refresh_margin_s
+        self._monotonic = monotonic
+        self._token: AccessToken | None = None
+        self._lock = threading.Lock()
+        self.tokens_fetched = 0
+
+    def secrets(self) -> list[str]:
+        """Values no message may show: the client secret and the current token."""
+        token = self._token.value if self._token else ""
+        return [value for value in (self._client_secret, token) if value]
+
+    def token(self) -> str:
+        """A valid access token, fetched or renewed when needed."""
+        with self._lock:
+            now = self._monotonic()
+            if self._token is None or self._token.needs_refresh(now, self.refresh_margin_s):
+                self._token = self._fetch()
+            return self._token.value
+
+    def headers(self) -> Mapping[str, str]:
+        """The raw token in BTG's custom header (not ``Authorization: Bearer``)."""
+        return {TOKEN_HEADER: self.token()}
+
+    def refresh(self, response: requests.Response) -> None:
+        """Renew the token after a 401, unless another thread already did since that request."""
+        sent = response.request.headers.get(TOKEN_HEADER) or ""
+        with self._lock:
+            if self._token is None or self._token.value == sent:
+                self._token = self._fetch()
+
+    def _fetch(self) -> AccessToken:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+        }
+        if self.scope:
+            form["scope"] = self.scope
+        response = self._http.request(
+            "POST", self._token_url, data=form, accept_statuses=TOKEN_ERROR_STATUSES
+        )
+        if response.status_code in TOKEN_ERROR_STATUSES:
+            raise AuthError(
+                f"BTG rejected the client credentials: {self._error_code(response)} (HTTP "
+                f"{response.status_code}). Check BTG_CLIENT_ID and BTG_CLIENT_SECRET in .env"
+                + (" and [btg] scope in luigi.cfg." if self.scope else ".")
+            )
+        body = jsontext.response_json(response, "POST /connect/token")
+        token = body.get("access_token") if isinstance(body, dict) else None
+        lifetime = body.get("expires_in") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise FatalExtractError(
+                "BTG /connect/token answered 200 without an access_token; check that BTG_BASE_URL "
+                "points at the funds API (e.g. https://funds.btgpactual.com)."
+            )
+        seconds = positive_seconds(lifetime)
+        if seconds is None:
+            raise FatalExtractError(
+                f"BTG /connect/token answered an invalid expires_in ({lifetime!r}); check that "
+                "BTG_BASE_URL points at the funds API."
+            )
+        self.tokens_fetched += 1
+        logger.info("obtained a BTG access token (valid %d s)", int(seconds))
+        return AccessToken(token, seconds, self._monotonic())
+
+    def _error_code(self, response: requests.Response) -> str:
+        """The OAuth ``error`` (``invalid_client``...) of a token error body, redacted, short."""
+        try:
+            body = jsontext.loads(response.content)
+        except ValueError:
+            body = None
+        code = body.get("error") if isinstance(body, dict) else None
+        text = code if isinstance(code, str) and code else (response.reason or "rejected")
+        return redact(" ".join(text.split())[:120], self.secrets())
+
+
+def positive_seconds(value: Any) -> float | None:
+    """``expires_in`` as seconds when it is a positive number (int or Decimal), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    if isinstance(value, Decimal) and not value.is_finite():
+        return None
+    return float(value) if value > 0 else None
+
+

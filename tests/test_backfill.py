@@ -261,7 +261,10 @@ def test_a_killed_backfill_resumes_where_it_stopped(sandbox, tmp_path) -> None:
 def test_a_locked_date_is_left_alone_and_the_exit_code_is_10(sandbox, workdir, capsys) -> None:
     with holding_lock(workdir / "output", "twitch", dt.date(2025, 4, 9)) as holder:
         code = backfill.main(["--start", "2025-04-08", "--end", "2025-04-09", "--no-validate"])
-    out = capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert backfill.main(["--start", "2025-04-08", "--end", "2025-04-09", "--plan"]) == 0
+        plan = capsys.readouterr().out
+    assert f"running now: twitch 2025-04-09 (pid {holder.pid}, started" in plan
     assert code == 10
     assert "backfill twitch: 2/2 dates done (0 failed, 1 skipped, 1 locked)" in out
     assert (

@@ -19,7 +19,7 @@ import pytest
 
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.extract import CARTEIRA_SCHEMA, RENTABILIDADE_SCHEMA
-from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES, BTG_RENTABILIDADE, arrow_schema
+from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES, BTG_RENTABILIDADE
 from etl_tasks.btg.transform import (
     check_portfolios,
     cross_check,
@@ -33,6 +33,7 @@ from etl_tasks.btg.transform import (
 )
 from etl_tasks.errors import DataQualityError
 from etl_tasks.sandbox.btg_data import dataset_for_seed
+from etl_tasks.warehouse.base import arrow_schema
 
 GOLDEN = (Path(__file__).parent / "fixtures" / "anbima_golden.xml").read_bytes()
 GOLDEN_DATE = dt.date(2025, 4, 11)

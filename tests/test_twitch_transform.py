@@ -25,12 +25,7 @@ from twitch_samples import (
 )
 
 from etl_tasks.errors import DataQualityError
-from etl_tasks.twitch.tables import (
-    TWITCH_CLIPS,
-    TWITCH_STREAMS,
-    TWITCH_VIDEOS,
-    arrow_schema,
-)
+from etl_tasks.twitch.tables import TWITCH_CLIPS, TWITCH_STREAMS, TWITCH_VIDEOS
 from etl_tasks.twitch.transform import (
     check_foreign_keys,
     check_references,
@@ -41,6 +36,7 @@ from etl_tasks.twitch.transform import (
     transform_videos,
     video_duration_seconds,
 )
+from etl_tasks.warehouse.base import arrow_schema
 
 UTC = dt.timezone.utc
 VIDEO_DAY = dt.date(2025, 4, 13)

@@ -12,20 +12,16 @@ disagree load nothing at all.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import luigi
 
-from etl_tasks.btg.tables import BTG_TABLES, TABLES_BY_NAME
+from etl_tasks.btg.tables import BTG_TABLES
 from etl_tasks.btg.transform_tasks import (
     BtgCrossCheck,
-    BtgTransform,
     BtgTransformFundos,
     BtgTransformPosicoes,
     BtgTransformRentabilidade,
     cross_check_enabled,
 )
-from etl_tasks.warehouse.base import TableSpec
 from etl_tasks.warehouse.tasks import LoadTask, SchemaTask
 
 
@@ -40,23 +36,11 @@ class BtgLoad(LoadTask):
     """Load one BTG table's partition of the date."""
 
     pipeline = "btg"
-    transform_class: ClassVar[type[BtgTransform]]
-    upstream_loads: ClassVar[tuple[type[LoadTask], ...]] = ()
+    schema_class = BtgSchema
 
-    @property
-    def table(self) -> TableSpec:  # type: ignore[override]
-        return TABLES_BY_NAME[self.transform_class.table_name]
-
-    def requires(self) -> dict[str, luigi.Task]:
-        needed: dict[str, luigi.Task] = {
-            "transform": self.transform_class(date=self.date),
-            "schema": BtgSchema(date=self.date),
-        }
-        if cross_check_enabled():
-            needed["crosscheck"] = BtgCrossCheck(date=self.date)
-        for upstream in self.upstream_loads:
-            needed[upstream.entity] = upstream(date=self.date)
-        return needed
+    def extra_requirements(self) -> dict[str, luigi.Task]:
+        """Carteira and rentabilidade must agree before either is loaded."""
+        return {"crosscheck": BtgCrossCheck(date=self.date)} if cross_check_enabled() else {}
 
 
 class BtgLoadFundos(BtgLoad):

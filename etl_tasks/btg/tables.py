@@ -25,71 +25,40 @@ Numbers are DECIMAL, never floating point: quantities and unit prices ``decimal(
 
 from __future__ import annotations
 
-import pyarrow as pa
-
-from etl_tasks.warehouse.base import DECIMAL_TYPE, Column, TableSpec
+from etl_tasks.warehouse.base import Column, TableSpec, not_null
 
 QUANTITY = "decimal(28,8)"  # quotas, quantities, unit prices (ANBIMA: 8 decimals)
 MONEY = "decimal(20,2)"  # values in BRL to the cent (up to 10^18)
 FRACTION = "decimal(18,10)"  # returns and ratios as fractions (percent / 100)
 
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "text": pa.string(),
-    "bigint": pa.int64(),
-    "integer": pa.int32(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "json": pa.string(),
-}
-
-
-def arrow_type(logical: str) -> pa.DataType:
-    """The Arrow type that carries a logical column type in the transform Parquet files."""
-    decimal = DECIMAL_TYPE.match(logical)
-    if decimal:
-        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
-    return ARROW_TYPES[logical]
-
-
-def arrow_schema(spec: TableSpec) -> pa.Schema:
-    """The exact Arrow schema a transform must produce for ``spec`` (names, order, types, nulls)."""
-    return pa.schema(
-        [pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in spec.columns]
-    )
-
-
-def _not_null(name: str, logical: str) -> Column:
-    return Column(name, logical, nullable=False)
-
-
 BTG_FUNDOS = TableSpec(
     name="btg_fundos",
     partition_column="data_posicao",
     columns=(
-        _not_null("cnpj", "text"),
-        _not_null("data_posicao", "date"),
+        not_null("cnpj", "text"),
+        not_null("data_posicao", "date"),
         Column("isin", "text"),
-        _not_null("nome", "text"),
+        not_null("nome", "text"),
         Column("nome_administrador", "text"),
         Column("cnpj_administrador", "text"),
         Column("nome_gestor", "text"),
         Column("cnpj_gestor", "text"),
         Column("nome_custodiante", "text"),
         Column("cnpj_custodiante", "text"),
-        _not_null("valor_cota", QUANTITY),
-        _not_null("quantidade_cotas", QUANTITY),
-        _not_null("patrimonio_liquido", MONEY),
-        _not_null("valor_ativos", MONEY),
-        _not_null("valor_receber", MONEY),
-        _not_null("valor_pagar", MONEY),
+        not_null("valor_cota", QUANTITY),
+        not_null("quantidade_cotas", QUANTITY),
+        not_null("patrimonio_liquido", MONEY),
+        not_null("valor_ativos", MONEY),
+        not_null("valor_receber", MONEY),
+        not_null("valor_pagar", MONEY),
         Column("valor_cotas_emitir", MONEY),
         Column("valor_cotas_resgatar", MONEY),
         Column("codigo_anbima", "text"),
         Column("tipo_fundo", "integer"),  # ANBIMA fund-type code
         Column("nivel_risco", "text"),  # AA | MA | MM | BB
-        _not_null("posicoes", "integer"),  # position elements in the file (rows in btg_posicoes)
-        _not_null("arquivo", "text"),  # landing file (and ZIP member) the row came from
-        _not_null("extracted_at", "timestamp"),
+        not_null("posicoes", "integer"),  # position elements in the file (rows in btg_posicoes)
+        not_null("arquivo", "text"),  # landing file (and ZIP member) the row came from
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("cnpj", "data_posicao"),
     indexes=(("nome",),),
@@ -99,10 +68,10 @@ BTG_POSICOES = TableSpec(
     name="btg_posicoes",
     partition_column="data_posicao",
     columns=(
-        _not_null("cnpj_fundo", "text"),
-        _not_null("data_posicao", "date"),
-        _not_null("secao", "text"),  # titpublico, titprivado, debenture, acoes, cotas, caixa, ...
-        _not_null("ordem", "integer"),  # 1-based order of the element within its section
+        not_null("cnpj_fundo", "text"),
+        not_null("data_posicao", "date"),
+        not_null("secao", "text"),  # titpublico, titprivado, debenture, acoes, cotas, caixa, ...
+        not_null("ordem", "integer"),  # 1-based order of the element within its section
         Column("isin", "text"),
         Column("codigo_ativo", "text"),  # codativo / coddeb / cnpjfundo / isininstituicao / codprov
         Column("cnpj_emissor", "text"),  # titprivado/debenture issuer, cotas: the invested fund
@@ -122,8 +91,8 @@ BTG_POSICOES = TableSpec(
         Column("data_vencimento", "date"),
         Column("indexador", "text"),
         Column("percentual_indexador_frac", FRACTION),  # percindex / 100
-        _not_null("campos", "json"),  # every field of the element as text, as in the file
-        _not_null("extracted_at", "timestamp"),
+        not_null("campos", "json"),  # every field of the element as text, as in the file
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("cnpj_fundo", "data_posicao", "secao", "ordem"),
     indexes=(("isin",), ("cnpj_emissor",)),
@@ -133,15 +102,15 @@ BTG_RENTABILIDADE = TableSpec(
     name="btg_rentabilidade",
     partition_column="data_referencia",
     columns=(
-        _not_null("cnpj", "text"),
-        _not_null("data_referencia", "date"),
-        _not_null("nome_fundo", "text"),
+        not_null("cnpj", "text"),
+        not_null("data_referencia", "date"),
+        not_null("nome_fundo", "text"),
         Column("conta", "text"),
         Column("classe_hierarquia", "text"),
-        _not_null("cota_liquida", QUANTITY),
+        not_null("cota_liquida", QUANTITY),
         Column("cota_bruta", QUANTITY),
-        _not_null("patrimonio_liquido", MONEY),
-        _not_null("quantidade_cotas", QUANTITY),
+        not_null("patrimonio_liquido", MONEY),
+        not_null("quantidade_cotas", QUANTITY),
         Column("aplicacoes", MONEY),
         Column("resgates", MONEY),
         # Fund's nominal return (nominalQuoteList, else profitability), percent / 100.
@@ -168,7 +137,7 @@ BTG_RENTABILIDADE = TableSpec(
         Column("cdi_ratio_36m_frac", FRACTION),
         Column("cdi_ratio_accum_frac", FRACTION),
         Column("diferenca_indexadores", "json"),  # quotaProfitabilityDifference, percent, verbatim
-        _not_null("extracted_at", "timestamp"),
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("cnpj", "data_referencia"),
     indexes=(("nome_fundo",),),

@@ -36,9 +36,9 @@ import pyarrow as pa
 
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.anbima import Portfolio, check_invariants, parse_anbima_xml
-from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES, BTG_RENTABILIDADE, arrow_schema
+from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES, BTG_RENTABILIDADE
 from etl_tasks.errors import DataQualityError
-from etl_tasks.warehouse.base import TableSpec
+from etl_tasks.warehouse.base import TableSpec, arrow_schema
 
 TransformResult = tuple[pa.Table, dict[str, Any]]
 CNPJ_DIGITS = re.compile(r"^\d{14}$")
@@ -48,13 +48,22 @@ MAX_PROBLEMS_SHOWN = 20
 
 # nominalQuoteList keys -> column suffix; profitability carries the first three only.
 FUND_RETURN_KEYS = {
-    "day": "day", "month": "month", "year": "year",
-    "twelveMonths": "12m", "twentyFourMonths": "24m", "thirtySixMonths": "36m",
+    "day": "day",
+    "month": "month",
+    "year": "year",
+    "twelveMonths": "12m",
+    "twentyFourMonths": "24m",
+    "thirtySixMonths": "36m",
 }
 # quotaProfitabilityDifference window keys -> column suffix.
 INDEXER_WINDOW_KEYS = {
-    "Day": "day", "Month": "month", "Year": "year", "Twelve": "12m",
-    "TwentyFour": "24m", "ThirtySix": "36m", "Accumulated": "accum",
+    "Day": "day",
+    "Month": "month",
+    "Year": "year",
+    "Twelve": "12m",
+    "TwentyFour": "24m",
+    "ThirtySix": "36m",
+    "Accumulated": "accum",
 }
 CDI = "CDIE"
 # (carteira column in btg_fundos, rentabilidade column in btg_rentabilidade, API names for humans)
@@ -165,32 +174,34 @@ def fundos_table(files: Sequence[CarteiraFile]) -> TransformResult:
     rows = []
     for item in files:
         header = item.portfolio.header
-        rows.append({
-            "cnpj": header.cnpj,
-            "data_posicao": header.dtposicao,
-            "isin": header.isin,
-            "nome": header.nome,
-            "nome_administrador": header.nomeadm,
-            "cnpj_administrador": header.cnpjadm,
-            "nome_gestor": header.nomegestor,
-            "cnpj_gestor": header.cnpjgestor,
-            "nome_custodiante": header.nomecustodiante,
-            "cnpj_custodiante": header.cnpjcustodiante,
-            "valor_cota": header.valorcota,
-            "quantidade_cotas": header.quantidade,
-            "patrimonio_liquido": header.patliq,
-            "valor_ativos": header.valorativos,
-            "valor_receber": header.valorreceber,
-            "valor_pagar": header.valorpagar,
-            "valor_cotas_emitir": header.vlcotasemitir,
-            "valor_cotas_resgatar": header.vlcotasresgatar,
-            "codigo_anbima": header.codanbid,
-            "tipo_fundo": header.tipofundo,
-            "nivel_risco": header.nivelrsc,
-            "posicoes": len(item.portfolio.positions),
-            "arquivo": item.portfolio.source,
-            "extracted_at": item.extracted_at,
-        })
+        rows.append(
+            {
+                "cnpj": header.cnpj,
+                "data_posicao": header.dtposicao,
+                "isin": header.isin,
+                "nome": header.nome,
+                "nome_administrador": header.nomeadm,
+                "cnpj_administrador": header.cnpjadm,
+                "nome_gestor": header.nomegestor,
+                "cnpj_gestor": header.cnpjgestor,
+                "nome_custodiante": header.nomecustodiante,
+                "cnpj_custodiante": header.cnpjcustodiante,
+                "valor_cota": header.valorcota,
+                "quantidade_cotas": header.quantidade,
+                "patrimonio_liquido": header.patliq,
+                "valor_ativos": header.valorativos,
+                "valor_receber": header.valorreceber,
+                "valor_pagar": header.valorpagar,
+                "valor_cotas_emitir": header.vlcotasemitir,
+                "valor_cotas_resgatar": header.vlcotasresgatar,
+                "codigo_anbima": header.codanbid,
+                "tipo_fundo": header.tipofundo,
+                "nivel_risco": header.nivelrsc,
+                "posicoes": len(item.portfolio.positions),
+                "arquivo": item.portfolio.source,
+                "extracted_at": item.extracted_at,
+            }
+        )
     table = _table(BTG_FUNDOS, _sorted(rows, BTG_FUNDOS.primary_key))
     return table, {"funds": table.num_rows}
 
@@ -203,32 +214,34 @@ def posicoes_table(files: Sequence[CarteiraFile]) -> TransformResult:
         header = item.portfolio.header
         for position in item.portfolio.positions:
             sections[position.section] = sections.get(position.section, 0) + 1
-            rows.append({
-                "cnpj_fundo": header.cnpj,
-                "data_posicao": header.dtposicao,
-                "secao": position.section,
-                "ordem": position.ordinal,
-                "isin": position.isin,
-                "codigo_ativo": position.asset_code,
-                "cnpj_emissor": position.issuer_cnpj,
-                "quantidade_disponivel": position.qtdisponivel,
-                "quantidade_garantia": position.qtgarantia,
-                "preco_compra": position.pucompra,
-                "preco_posicao": position.puposicao,
-                "valor_financeiro_disponivel": position.valorfindisp,
-                "valor_financeiro_garantia": position.valorfinemgar,
-                "saldo": position.saldo,
-                "valor": position.valor,
-                "credito_debito": position.credeb,
-                "valor_mercado": position.market_value,
-                "data_vencimento": position.dates.get("dtvencimento"),
-                "indexador": position.raw.get("indexador") or None,
-                "percentual_indexador_frac": percent_to_fraction(
-                    position.decimals.get("percindex")
-                ),
-                "campos": jsontext.dumps(dict(position.raw)),
-                "extracted_at": item.extracted_at,
-            })
+            rows.append(
+                {
+                    "cnpj_fundo": header.cnpj,
+                    "data_posicao": header.dtposicao,
+                    "secao": position.section,
+                    "ordem": position.ordinal,
+                    "isin": position.isin,
+                    "codigo_ativo": position.asset_code,
+                    "cnpj_emissor": position.issuer_cnpj,
+                    "quantidade_disponivel": position.qtdisponivel,
+                    "quantidade_garantia": position.qtgarantia,
+                    "preco_compra": position.pucompra,
+                    "preco_posicao": position.puposicao,
+                    "valor_financeiro_disponivel": position.valorfindisp,
+                    "valor_financeiro_garantia": position.valorfinemgar,
+                    "saldo": position.saldo,
+                    "valor": position.valor,
+                    "credito_debito": position.credeb,
+                    "valor_mercado": position.market_value,
+                    "data_vencimento": position.dates.get("dtvencimento"),
+                    "indexador": position.raw.get("indexador") or None,
+                    "percentual_indexador_frac": percent_to_fraction(
+                        position.decimals.get("percindex")
+                    ),
+                    "campos": jsontext.dumps(dict(position.raw)),
+                    "extracted_at": item.extracted_at,
+                }
+            )
     table = _table(BTG_POSICOES, _sorted(rows, BTG_POSICOES.primary_key))
     return table, {"funds": len(files), "positions_by_section": dict(sorted(sections.items()))}
 
@@ -312,14 +325,18 @@ def _indexer_columns(differences: Any, where: str) -> dict[str, Decimal | None]:
     for block, prefix in (("VariacaoIndexador", "cdi_ret"), ("NominalVsIndexador", "cdi_ratio")):
         values = cdi.get(block) if isinstance(cdi, dict) else None
         for key, suffix in INDEXER_WINDOW_KEYS.items():
-            percent = _decimal(values.get(key), f"{where}.{CDI}.{block}.{key}") if isinstance(
-                values, dict) else None
+            percent = (
+                _decimal(values.get(key), f"{where}.{CDI}.{block}.{key}")
+                if isinstance(values, dict)
+                else None
+            )
             columns[f"{prefix}_{suffix}_frac"] = percent_to_fraction(percent)
     return columns
 
 
-def rentabilidade_row(record: Mapping[str, Any], fund_name: str, date: dt.date,
-                      extracted_at: dt.datetime) -> dict[str, Any]:
+def rentabilidade_row(
+    record: Mapping[str, Any], fund_name: str, date: dt.date, extracted_at: dt.datetime
+) -> dict[str, Any]:
     """One ``btg_rentabilidade`` row from one NAVPerformance record (B5)."""
     where = f"NAVPerformance record of {fund_name!r}"
     if not isinstance(record, dict):
@@ -334,8 +351,11 @@ def rentabilidade_row(record: Mapping[str, Any], fund_name: str, date: dt.date,
         )
     returns = _fund_returns(record, where)
     differences = record.get("quotaProfitabilityDifference")
-    required = {"liquidQuote": "cota_liquida", "assetValue": "patrimonio_liquido",
-                "numberOfQuotes": "quantidade_cotas"}
+    required = {
+        "liquidQuote": "cota_liquida",
+        "assetValue": "patrimonio_liquido",
+        "numberOfQuotes": "quantidade_cotas",
+    }
     row: dict[str, Any] = {
         "cnpj": cnpj,
         "data_referencia": reference,
@@ -419,12 +439,14 @@ def cross_check(fundos: pa.Table, rentabilidade: pa.Table, date: dt.date) -> dic
     }
 
 
-CROSS_CHECK_SCHEMA = pa.schema([
-    pa.field("cnpj", pa.string(), nullable=False),
-    pa.field("data", pa.date32(), nullable=False),
-    pa.field("em_carteira", pa.bool_(), nullable=False),
-    pa.field("em_rentabilidade", pa.bool_(), nullable=False),
-])
+CROSS_CHECK_SCHEMA = pa.schema(
+    [
+        pa.field("cnpj", pa.string(), nullable=False),
+        pa.field("data", pa.date32(), nullable=False),
+        pa.field("em_carteira", pa.bool_(), nullable=False),
+        pa.field("em_rentabilidade", pa.bool_(), nullable=False),
+    ]
+)
 
 
 def cross_check_table(fundos: pa.Table, rentabilidade: pa.Table, date: dt.date) -> TransformResult:

@@ -74,8 +74,6 @@ class LockHolder:
 
     def describe(self) -> str:
         """``pid 1234, started 08:30:01, `etl-run --date 2025-04-10```."""
-        if self.pid <= 0:
-            return "holder unknown: its lock file was being rewritten"
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
         return f"pid {self.pid}{where}, started {self.started_text()}, `{self.command}`"
 
@@ -136,24 +134,29 @@ def read_holder(path: Path, wait_s: float = _RECORD_WAIT_S) -> LockHolder | None
         time.sleep(0.02)  # bounded by the deadline above
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 def current_holder(pipeline: str, date: dt.date, root: Path | None = None) -> LockHolder | None:
-    """Who holds the lock right now (None when free); takes and drops the lock to find out."""
-    path = lock_path(pipeline, date, root)
-    if path.resolve() in _HELD:
-        return read_holder(path)
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    """Who seems to hold the lock right now (None when free), for plans and notes only.
+
+    It reads the record and checks that its process is alive instead of trying the lock: a probe
+    that took the lock, even for an instant, could make a run starting at that moment exit 10.
+    A record left by a killed holder is ignored (its pid is gone); one of another host is
+    believed. The authoritative check is taking the lock, in :func:`run_locks`."""
+    holder = read_holder(lock_path(pipeline, date, root), wait_s=0)
+    if holder is None:
         return None
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return read_holder(path) or LockHolder(0, socket.gethostname(), "", "")
-    else:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
+    if holder.host == socket.gethostname() and not _alive(holder.pid):
         return None
-    finally:
-        os.close(descriptor)
+    return holder
 
 
 def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> Path:

@@ -9,13 +9,8 @@ The warehouse is ``TWITCH_WAREHOUSE_URL`` (else ``WAREHOUSE_URL``).
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import luigi
-
-from etl_tasks.twitch.tables import TABLES_BY_NAME, TWITCH_TABLES
+from etl_tasks.twitch.tables import TWITCH_TABLES
 from etl_tasks.twitch.transform_tasks import (
-    TwitchTransform,
     TwitchTransformClips,
     TwitchTransformGames,
     TwitchTransformStreams,
@@ -36,21 +31,7 @@ class TwitchLoad(LoadTask):
     """Load one Twitch entity's partition."""
 
     pipeline = "twitch"
-    transform_class: ClassVar[type[TwitchTransform]]
-    upstream_loads: ClassVar[tuple[type[LoadTask], ...]] = ()
-
-    @property
-    def table(self):  # type: ignore[override]
-        return TABLES_BY_NAME[self.transform_class.table_name]
-
-    def requires(self) -> dict[str, luigi.Task]:
-        needed: dict[str, luigi.Task] = {
-            "transform": self.transform_class(date=self.date),
-            "schema": TwitchSchema(date=self.date),
-        }
-        for upstream in self.upstream_loads:
-            needed[upstream.entity] = upstream(date=self.date)
-        return needed
+    schema_class = TwitchSchema
 
 
 class TwitchLoadUsers(TwitchLoad):

@@ -20,57 +20,28 @@ Column order here is the column order of the transform output (``arrow_schema``)
 
 from __future__ import annotations
 
-import pyarrow as pa
-
-from etl_tasks.warehouse.base import DECIMAL_TYPE, Column, ForeignKey, TableSpec
-
-# Logical type -> Arrow type of the transform output. json is compact JSON text.
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "text": pa.string(),
-    "bigint": pa.int64(),
-    "integer": pa.int32(),
-    "double": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "json": pa.string(),
-}
-
-
-def arrow_type(logical: str) -> pa.DataType:
-    """The Arrow type that carries a logical column type in transform Parquet files."""
-    decimal = DECIMAL_TYPE.match(logical)
-    if decimal:
-        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
-    return ARROW_TYPES[logical]
-
-
-def arrow_schema(spec: TableSpec) -> pa.Schema:
-    """The exact Arrow schema a transform must produce for ``spec`` (names, order, types, nulls)."""
-    return pa.schema(
-        [pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in spec.columns]
-    )
-
-
-def _not_null(name: str, logical: str) -> Column:
-    return Column(name, logical, nullable=False)
-
+from etl_tasks.warehouse.base import (
+    Column,
+    ForeignKey,
+    TableSpec,
+    not_null,
+)
 
 TWITCH_USERS = TableSpec(
     name="twitch_users",
     mode="upsert",
     columns=(
-        _not_null("id", "text"),
-        _not_null("login", "text"),
-        _not_null("display_name", "text"),
-        _not_null("type", "text"),  # admin, global_mod, staff or ""
-        _not_null("broadcaster_type", "text"),  # affiliate, partner or ""
-        _not_null("description", "text"),
-        _not_null("profile_image_url", "text"),
-        _not_null("offline_image_url", "text"),
-        _not_null("created_at", "timestamp"),
-        _not_null("last_seen_date", "date"),
-        _not_null("extracted_at", "timestamp"),
+        not_null("id", "text"),
+        not_null("login", "text"),
+        not_null("display_name", "text"),
+        not_null("type", "text"),  # admin, global_mod, staff or ""
+        not_null("broadcaster_type", "text"),  # affiliate, partner or ""
+        not_null("description", "text"),
+        not_null("profile_image_url", "text"),
+        not_null("offline_image_url", "text"),
+        not_null("created_at", "timestamp"),
+        not_null("last_seen_date", "date"),
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("id",),
     indexes=(("last_seen_date",),),
@@ -80,12 +51,12 @@ TWITCH_GAMES = TableSpec(
     name="twitch_games",
     mode="upsert",
     columns=(
-        _not_null("id", "text"),
-        _not_null("name", "text"),
-        _not_null("box_art_url", "text"),  # template with {width}x{height}
+        not_null("id", "text"),
+        not_null("name", "text"),
+        not_null("box_art_url", "text"),  # template with {width}x{height}
         Column("igdb_id", "text"),  # the API sends "" when unknown; stored as NULL
-        _not_null("last_seen_date", "date"),
-        _not_null("extracted_at", "timestamp"),
+        not_null("last_seen_date", "date"),
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("id",),
     indexes=(("last_seen_date",),),
@@ -95,23 +66,23 @@ TWITCH_STREAMS = TableSpec(
     name="twitch_streams",
     partition_column="snapshot_date",
     columns=(
-        _not_null("snapshot_date", "date"),
-        _not_null("id", "text"),
-        _not_null("user_id", "text"),
-        _not_null("user_login", "text"),
-        _not_null("user_name", "text"),
+        not_null("snapshot_date", "date"),
+        not_null("id", "text"),
+        not_null("user_id", "text"),
+        not_null("user_login", "text"),
+        not_null("user_name", "text"),
         Column("game_id", "text"),  # "" (no category set) is stored as NULL
-        _not_null("game_name", "text"),  # "" when no category set
-        _not_null("type", "text"),
-        _not_null("title", "text"),
+        not_null("game_name", "text"),  # "" when no category set
+        not_null("type", "text"),
+        not_null("title", "text"),
         Column("tags", "json"),
-        _not_null("viewer_count", "bigint"),
-        _not_null("started_at", "timestamp"),
-        _not_null("language", "text"),
-        _not_null("thumbnail_url", "text"),
+        not_null("viewer_count", "bigint"),
+        not_null("started_at", "timestamp"),
+        not_null("language", "text"),
+        not_null("thumbnail_url", "text"),
         Column("is_mature", "boolean"),  # deprecated by Twitch; NULL once the API drops it
-        _not_null("captured_at", "timestamp"),
-        _not_null("extracted_at", "timestamp"),
+        not_null("captured_at", "timestamp"),
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("snapshot_date", "id"),
     foreign_keys=(
@@ -126,25 +97,25 @@ TWITCH_VIDEOS = TableSpec(
     name="twitch_videos",
     partition_column="created_date",
     columns=(
-        _not_null("created_date", "date"),
-        _not_null("id", "text"),
+        not_null("created_date", "date"),
+        not_null("id", "text"),
         Column("stream_id", "text"),  # archives only; no FK: the stream may never have been seen
-        _not_null("user_id", "text"),
-        _not_null("user_login", "text"),
-        _not_null("user_name", "text"),
-        _not_null("title", "text"),
-        _not_null("description", "text"),
-        _not_null("created_at", "timestamp"),
-        _not_null("published_at", "timestamp"),
-        _not_null("url", "text"),
-        _not_null("thumbnail_url", "text"),  # may be "" while an archive is still recording
-        _not_null("viewable", "text"),
-        _not_null("view_count", "bigint"),
-        _not_null("language", "text"),
-        _not_null("type", "text"),  # archive, highlight, upload
-        _not_null("duration_seconds", "bigint"),  # parsed from Twitch's "1h2m7s"
+        not_null("user_id", "text"),
+        not_null("user_login", "text"),
+        not_null("user_name", "text"),
+        not_null("title", "text"),
+        not_null("description", "text"),
+        not_null("created_at", "timestamp"),
+        not_null("published_at", "timestamp"),
+        not_null("url", "text"),
+        not_null("thumbnail_url", "text"),  # may be "" while an archive is still recording
+        not_null("viewable", "text"),
+        not_null("view_count", "bigint"),
+        not_null("language", "text"),
+        not_null("type", "text"),  # archive, highlight, upload
+        not_null("duration_seconds", "bigint"),  # parsed from Twitch's "1h2m7s"
         Column("muted_segments", "json"),  # NULL when none (real API); "[]" kept as sent
-        _not_null("extracted_at", "timestamp"),
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("id",),
     foreign_keys=(ForeignKey(("user_id",), "twitch_users", ("id",)),),
@@ -156,27 +127,27 @@ TWITCH_CLIPS = TableSpec(
     name="twitch_clips",
     partition_column="created_date",
     columns=(
-        _not_null("created_date", "date"),
-        _not_null("id", "text"),
-        _not_null("url", "text"),
-        _not_null("embed_url", "text"),
-        _not_null("broadcaster_id", "text"),
-        _not_null("broadcaster_name", "text"),
+        not_null("created_date", "date"),
+        not_null("id", "text"),
+        not_null("url", "text"),
+        not_null("embed_url", "text"),
+        not_null("broadcaster_id", "text"),
+        not_null("broadcaster_name", "text"),
         # creator_id and game_id carry no FK: clips are fetched per broadcaster, and neither the
         # clip's creator nor its game is guaranteed to be among the users/games extracted that day.
-        _not_null("creator_id", "text"),
-        _not_null("creator_name", "text"),
+        not_null("creator_id", "text"),
+        not_null("creator_name", "text"),
         Column("video_id", "text"),  # "" (VOD unavailable) is stored as NULL
         Column("game_id", "text"),  # "" is stored as NULL
-        _not_null("language", "text"),
-        _not_null("title", "text"),
-        _not_null("view_count", "bigint"),
-        _not_null("created_at", "timestamp"),
-        _not_null("thumbnail_url", "text"),
-        _not_null("duration_seconds", "double"),  # float seconds, 0.1 s precision
+        not_null("language", "text"),
+        not_null("title", "text"),
+        not_null("view_count", "bigint"),
+        not_null("created_at", "timestamp"),
+        not_null("thumbnail_url", "text"),
+        not_null("duration_seconds", "double"),  # float seconds, 0.1 s precision
         Column("vod_offset", "bigint"),  # seconds into the VOD; NULL when no VOD or not computed
         Column("is_featured", "boolean"),  # newer field; NULL if the API does not send it
-        _not_null("extracted_at", "timestamp"),
+        not_null("extracted_at", "timestamp"),
     ),
     primary_key=("id",),
     foreign_keys=(ForeignKey(("broadcaster_id",), "twitch_users", ("id",)),),

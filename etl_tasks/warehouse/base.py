@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 AUDIT_TABLE = "etl_load_audit"
 DECIMAL_TYPE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 LOGICAL_TYPES = {"text", "bigint", "integer", "double", "boolean", "date", "timestamp", "json"}
@@ -39,6 +41,32 @@ class Column:
     def __post_init__(self) -> None:
         if self.type not in LOGICAL_TYPES and not DECIMAL_TYPE.match(self.type):
             raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+
+
+def not_null(name: str, logical: str) -> Column:
+    """A NOT NULL column (the API guarantees a value)."""
+    return Column(name, logical, nullable=False)
+
+
+# Logical type -> Arrow type of the transform output (json travels as compact JSON text).
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "bigint": pa.int64(),
+    "integer": pa.int32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "json": pa.string(),
+}
+
+
+def arrow_type(logical: str) -> pa.DataType:
+    """The Arrow type that carries a logical column type in transform Parquet files."""
+    decimal = DECIMAL_TYPE.match(logical)
+    if decimal:
+        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
+    return ARROW_TYPES[logical]
 
 
 @dataclass(frozen=True)
@@ -79,6 +107,14 @@ class TableSpec:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+
+
+def arrow_schema(spec: TableSpec) -> pa.Schema:
+    """The exact Arrow schema a transform must produce for ``spec`` (names, order, types, nulls)."""
+    return pa.schema(
+        [pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in spec.columns]
+    )
 
 
 @dataclass(frozen=True)

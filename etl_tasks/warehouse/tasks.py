@@ -76,10 +76,35 @@ class SchemaTask(StageTask):
 
 
 class LoadTask(StageTask):
-    """Load one transformed partition into its warehouse table in one transaction."""
+    """Load one transformed partition into its warehouse table in one transaction.
+
+    A subclass names ``transform_class`` (a task with a ``table_name``), the pipeline's
+    ``schema_class`` and the loads that must finish first (dimensions before facts)."""
 
     stage = "load"
-    table: ClassVar[TableSpec]
+    transform_class: ClassVar[type[StageTask]]
+    schema_class: ClassVar[type[SchemaTask]]
+    upstream_loads: ClassVar[tuple[type[LoadTask], ...]] = ()
+
+    @property
+    def table(self) -> TableSpec:
+        """The table this load writes (the transform's ``table_name`` among the schema's)."""
+        by_name = {spec.name: spec for spec in self.schema_class.tables}
+        return by_name[self.transform_class.table_name]
+
+    def requires(self) -> dict[str, luigi.Task]:
+        needed: dict[str, luigi.Task] = {
+            "transform": self.transform_class(date=self.date),
+            "schema": self.schema_class(date=self.date),
+            **self.extra_requirements(),
+        }
+        for upstream in self.upstream_loads:
+            needed[upstream.entity] = upstream(date=self.date)
+        return needed
+
+    def extra_requirements(self) -> dict[str, luigi.Task]:
+        """More upstream tasks a pipeline needs before loading (e.g. a data-quality gate)."""
+        return {}
 
     def source(self) -> PartitionTarget:
         """The transform partition this load reads; subclasses may override."""

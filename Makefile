@@ -7,11 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help install demo test lint bench validate clean browser
+.PHONY: help install demo test lint bench validate clean browser luigid
 
 help:
 	@echo "make demo      run both pipelines against the bundled sandbox into SQLite (output/)"
 	@echo "make test      install test dependencies, lint, run the whole test suite"
+	@echo "make luigid    central scheduler + visualiser on http://127.0.0.1:8082 (with task history)"
 	@echo "make lint      ruff"
 	@echo "make bench     load benchmark: project loader vs psql \\copy / LOAD DATA (1M rows)"
 	@echo "make validate  etl-validate with your .env"
@@ -41,6 +42,10 @@ browser:
 	  fi; }
 
 install: $(STAMP)
+
+luigid: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[history]'
+	$(BIN)/python -m etl_tasks.cli.scheduler
 
 demo: $(STAMP)
 	$(BIN)/python -m etl_tasks.demo

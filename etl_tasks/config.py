@@ -127,6 +127,10 @@ class twitch(luigi.Config):
     ratelimit_reserve = luigi.IntParameter(
         default=10, description="Ratelimit-Remaining at which the client waits for the reset"
     )
+    shared_ratelimit = luigi.BoolParameter(
+        default=True,
+        description="share the Helix budget between processes on this host via <output>/ratelimit/",
+    )
     broadcaster_ids = luigi.ListParameter(
         default=[], description="broadcasters whose videos/clips are extracted even when offline"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import subprocess
 import sys
@@ -45,8 +46,12 @@ def project_env(
 ) -> dict[str, str]:
     """Environment of a command run in ``directory``: its own luigi.cfg overlay (fast retries plus
     ``config_text``), no stray .env, a SQLite warehouse inside it."""
+    merged = configparser.ConfigParser()
+    merged.read_string(FAST_CONFIG)
+    merged.read_string(config_text)  # later sections and keys win
     config = directory / "test-luigi.cfg"
-    config.write_text(FAST_CONFIG + config_text)
+    with open(config, "w") as handle:
+        merged.write(handle)
     base = {k: v for k, v in os.environ.items() if keep or not k.startswith(("TWITCH_", "BTG_"))}
     env = {
         **base,

@@ -39,6 +39,7 @@ import luigi
 from luigi.configuration import get_config
 from luigi.execution_summary import LuigiStatusCode
 
+from etl_tasks.alerts import rerun_command_for, send_run_alert
 from etl_tasks.btg.extract import (
     BtgExtract,
     BtgExtractCarteira,
@@ -48,9 +49,11 @@ from etl_tasks.btg.extract import (
 )
 from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
 from etl_tasks.calendar import business_days_back, today_in_sao_paulo
+from etl_tasks.cli.common import select_pipelines
 from etl_tasks.config import env, load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
+from etl_tasks.ops.lock import exit_if_locked
 from etl_tasks.report import FAILED, PENDING, RunReport, collect_report, render_text
 
 logger = logging.getLogger("etl_tasks.orquestrador_btg")
@@ -90,19 +93,38 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orquestrador-btg", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tipo", choices=["carteira", "rentabilidade", "ambos"], default="ambos",
-                        help="tipo de dado a processar (padrão: ambos)")
-    parser.add_argument("--data", default=None, metavar="YYYY-MM-DD",
-                        help="data específica no formato YYYY-MM-DD")
-    parser.add_argument("--dias-atras", type=int, default=None, metavar="N",
-                        help="número de dias úteis ANBIMA no passado (padrão: 1)")
-    parser.add_argument("--dir-carteira", default=None, metavar="DIR",
-                        help="diretório dos arquivos de carteira (padrão: BTG_REPORT_PATH)")
-    parser.add_argument("--dir-rentabilidade", default=None, metavar="DIR",
-                        help="diretório dos arquivos de rentabilidade (padrão: BTG_RENTABILIDADE)")
+    parser.add_argument(
+        "--tipo",
+        choices=["carteira", "rentabilidade", "ambos"],
+        default="ambos",
+        help="tipo de dado a processar (padrão: ambos)",
+    )
+    parser.add_argument(
+        "--data", default=None, metavar="YYYY-MM-DD", help="data específica no formato YYYY-MM-DD"
+    )
+    parser.add_argument(
+        "--dias-atras",
+        type=int,
+        default=None,
+        metavar="N",
+        help="número de dias úteis ANBIMA no passado (padrão: 1)",
+    )
+    parser.add_argument(
+        "--dir-carteira",
+        default=None,
+        metavar="DIR",
+        help="diretório dos arquivos de carteira (padrão: BTG_REPORT_PATH)",
+    )
+    parser.add_argument(
+        "--dir-rentabilidade",
+        default=None,
+        metavar="DIR",
+        help="diretório dos arquivos de rentabilidade (padrão: BTG_RENTABILIDADE)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processos Luigi (padrão 1)")
-    parser.add_argument("--scheduler-url", default=None,
-                        help="URL do luigid central (padrão: agendador local)")
+    parser.add_argument(
+        "--scheduler-url", default=None, help="URL do luigid central (padrão: agendador local)"
+    )
     return parser
 
 
@@ -244,13 +266,18 @@ def summarize(run: RunPlan) -> RunReport:
         if name == "carteira":
             logger.info(
                 "RESUMO carteira %s: %d fundos; %d linhas em btg_fundos, %d em btg_posicoes",
-                run.date, rows.get("BtgLoadFundos", 0), rows.get("BtgLoadFundos", 0),
+                run.date,
+                rows.get("BtgLoadFundos", 0),
+                rows.get("BtgLoadFundos", 0),
                 rows.get("BtgLoadPosicoes", 0),
             )
         else:
-            logger.info("RESUMO rentabilidade %s: %d fundos; %d linhas em btg_rentabilidade",
-                        run.date, rows.get("BtgLoadRentabilidade", 0),
-                        rows.get("BtgLoadRentabilidade", 0))
+            logger.info(
+                "RESUMO rentabilidade %s: %d fundos; %d linhas em btg_rentabilidade",
+                run.date,
+                rows.get("BtgLoadRentabilidade", 0),
+                rows.get("BtgLoadRentabilidade", 0),
+            )
     return report
 
 
@@ -265,18 +292,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("FALHA")
         return EXIT_FAILURE
     directories = ", ".join(f"{name}={path}" for name, path in run.directories.items())
-    logger.info("orquestrador-btg: tipo %s, data %s, diretórios %s, log %s",
-                run.tipo, run.date, directories, log_path)
+    logger.info(
+        "orquestrador-btg: tipo %s, data %s, diretórios %s, log %s",
+        run.tipo,
+        run.date,
+        directories,
+        log_path,
+    )
     reason = non_business_reason(run.date)
     if reason:
         logger.info("%s: nada a fazer", reason)
+    select_pipelines(["btg"])
     configure_luigi(run)
     install_step_logging()
-    try:
-        succeeded = run_graph(run, args.workers, args.scheduler_url)
-    except Exception as error:  # a scheduler/configuration crash must still end in FALHA
-        logger.exception("execução interrompida: %s", error)
-        succeeded = False
+    # Another orquestrador-btg, etl-run --pipeline btg|all or backfill of this date: exit 10.
+    with exit_if_locked(["btg"], [run.date]):
+        try:
+            succeeded = run_graph(run, args.workers, args.scheduler_url)
+        except Exception as error:  # a scheduler/configuration crash must still end in FALHA
+            logger.exception("execução interrompida: %s", error)
+            succeeded = False
     report = summarize(run)
     print(render_text(report), end="")
     statuses = {record.status for record in report.tasks}
@@ -284,6 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         succeeded = False  # never report success on a gap
     for error in report.errors:
         logger.error("erro: %s", error)
+    send_run_alert(report.to_json(), rerun_command_for(run.date, ["btg"]))
     logger.info("SUCESSO" if succeeded else "FALHA")
     return EXIT_OK if succeeded else EXIT_FAILURE
 

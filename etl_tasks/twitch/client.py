@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import luigi.configuration
 import requests
 
 from etl_tasks import config
@@ -60,7 +59,7 @@ TOKEN_ERROR_STATUSES = frozenset({400, 401, 403})
 
 def shared_ratelimit() -> bool:
     """``[twitch] shared_ratelimit`` (default true): pace through the host-wide bucket file."""
-    return luigi.configuration.get_config().getboolean("twitch", "shared_ratelimit", True)
+    return bool(config.twitch().shared_ratelimit)
 
 
 def chunked(ids: Iterable[str], size: int = MAX_IDS_PER_CALL) -> Iterator[list[str]]:

@@ -25,7 +25,9 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from pathlib import Path
 
+from etl_tasks.alerts import send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, EXIT_OK, config_error_exit, parse_date
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
@@ -34,6 +36,7 @@ from etl_tasks.ops.backfill import FAILED, LOCKED, DateOutcome, Progress, run_ba
 from etl_tasks.ops.dates import PIPELINE_CHOICES, schedule
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
 from etl_tasks.ops.plan import build_plan, render_plan
+from etl_tasks.report import read_report
 from etl_tasks.validate import run_checks
 
 logger = logging.getLogger("etl_tasks.backfill")
@@ -44,18 +47,29 @@ MAX_SKIP_NOTES = 5
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-backfill", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--start", type=parse_date, required=True,
-                        help="first date, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--end", type=parse_date, required=True,
-                        help="last date, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--pipeline", choices=sorted(PIPELINE_CHOICES), default="twitch",
-                        help="pipelines to backfill (default: twitch, like etl-run)")
-    parser.add_argument("--plan", action="store_true",
-                        help="print the dates x stages grid and exit; runs nothing, calls no API")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="Luigi worker processes per date (default 1)")
-    parser.add_argument("--scheduler-url", default=None,
-                        help="central luigid URL (default: the local scheduler)")
+    parser.add_argument(
+        "--start", type=parse_date, required=True, help="first date, YYYY-MM-DD (inclusive)"
+    )
+    parser.add_argument(
+        "--end", type=parse_date, required=True, help="last date, YYYY-MM-DD (inclusive)"
+    )
+    parser.add_argument(
+        "--pipeline",
+        choices=sorted(PIPELINE_CHOICES),
+        default="twitch",
+        help="pipelines to backfill (default: twitch, like etl-run)",
+    )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the dates x stages grid and exit; runs nothing, calls no API",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="Luigi worker processes per date (default 1)"
+    )
+    parser.add_argument(
+        "--scheduler-url", default=None, help="central luigid URL (default: the local scheduler)"
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip the set-up checks")
     return parser
 
@@ -123,8 +137,10 @@ def plan_or_run(
     """Plan or run the scheduled dates; returns the exit code."""
     span = f"{args.start} .. {args.end}"
     if not dates:
-        print(f"backfill {args.pipeline}: no date to run in {span} "
-              "(BTG runs on ANBIMA business days only)")
+        print(
+            f"backfill {args.pipeline}: no date to run in {span} "
+            "(BTG runs on ANBIMA business days only)"
+        )
         return EXIT_OK
     if args.plan:
         title = f"backfill plan: {', '.join(pipelines)}, {span} ({len(dates)} dates); runs nothing"
@@ -137,7 +153,30 @@ def plan_or_run(
     progress = run_backfill(dates, args.pipeline, args.workers, args.scheduler_url, print_progress)
     code = print_summary(progress)
     logger.info("etl-backfill finished: %s (exit %d)", progress.line(), code)
+    alert_backfill(progress, args)
     return code
+
+
+def alert_backfill(progress: Progress, args: argparse.Namespace) -> None:
+    """One alert for the whole backfill (never one per date): the last failed date's report,
+    the list of every failed date, and the backfill command that resumes the range."""
+    failed = [outcome for outcome in progress.outcomes if outcome.result == FAILED]
+    last = failed[-1] if failed else (progress.outcomes[-1] if progress.outcomes else None)
+    document = read_report(last.date) if last else None
+    if document is None:
+        return
+    if failed:
+        listing = ", ".join(outcome.date.isoformat() for outcome in failed)
+        document["errors"] = [
+            f"backfill {args.start}..{args.end}: {len(failed)} date(s) failed: {listing}",
+            *document.get("errors", []),
+        ]
+        document["status"] = "FAILED"
+    command = (
+        f"cd {Path.cwd()} && etl-backfill --start {args.start} --end {args.end}"
+        f" --pipeline {args.pipeline}"
+    )
+    send_run_alert(document, command)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from etl_tasks.warehouse.arrow_text import decode_dictionary
 from etl_tasks.warehouse.parquet_source import ParquetSource
 
 DEFAULT_SORT_BUDGET_BYTES = 256 * 1024 * 1024
+_OUTPUT_BATCH_ROWS = 32_768
 _COUNTING_SORT_SPREAD = 8  # direct addressing while the key range is at most 8 slots per row
 _RANK_COLUMN = "__etl_key_rank"
 
@@ -99,6 +100,22 @@ def _unique_key_order(combined: np.ndarray, key_range: int) -> np.ndarray | None
     return order if len(order) == len(combined) else None
 
 
+def _assemble(names: Sequence[str], *parts: pa.Table) -> pa.Table:
+    """One table with the columns of ``parts`` in the order ``names``."""
+    columns = {name: part.column(name) for part in parts for name in part.column_names}
+    return pa.table([columns[name] for name in names], names=list(names))
+
+
+def _nbytes_estimate(source: ParquetSource, columns: Sequence[str]) -> int:
+    """Arrow size of ``columns`` over the whole file, from a small sample."""
+    if not source.num_rows or not columns:
+        return 0
+    sample = next(
+        source.file.iter_batches(batch_size=min(8192, source.num_rows), columns=list(columns))
+    )
+    return int(sample.nbytes / max(sample.num_rows, 1) * source.num_rows)
+
+
 def _single_batches(table: pa.Table) -> Iterator[pa.RecordBatch]:
     yield from table.combine_chunks().to_batches()
 
@@ -121,32 +138,39 @@ class SortedRows:
         budget_bytes: int = DEFAULT_SORT_BUDGET_BYTES,
     ) -> None:
         self.source = source
-        self.batch_rows = source.batch_rows
+        # Ordered batches go to the CSV writer while the table is still in memory: smaller ones
+        # keep less in flight (the rows are taken from everywhere in the table anyway).
+        self.batch_rows = min(source.batch_rows, _OUTPUT_BATCH_ROWS)
         self._spill: tempfile.TemporaryDirectory | None = None
         self._table: pa.Table | None = None
         self.bucket_count = 0
         keys = list(key_columns)
-        if not keys:  # no primary key: nothing to order by
+        others = [name for name in source.table.column_names if name not in keys]
+        if not keys:  # no primary key: nothing to order by, stream the file as it is
             self._order = _identity(0)
-            self._table = source.read_within(budget_bytes)
             self.strategy = "presorted"
             return
-        # Two cores, two jobs: materialise the file (when it fits the budget) in a worker while
-        # this thread reads the key columns alone and orders them. The worker reads through its
-        # own ParquetFile: one instance must not be read from two threads.
+        # Two cores, two jobs: the worker materialises the other columns (while they fit the
+        # budget) as this thread reads the key columns and orders them. The worker reads through
+        # its own ParquetFile: one instance must not be read from two threads.
         with ThreadPoolExecutor(1, thread_name_prefix="keysort-read") as pool:
-            whole = pool.submit(source.read_within, budget_bytes)
+            rest = pool.submit(source.read_within, budget_bytes, others) if others else None
             try:
-                self._order = key_order(source.read_columns(keys))
+                key_table = source.read_columns(keys)
+                self._order = key_order(key_table)
             finally:
-                self._table = whole.result()
+                other_table = rest.result() if rest is not None else key_table.select([])
+        if other_table is not None:
+            self._table = _assemble(source.table.column_names, key_table, other_table)
+            source.rows_read = self._table.num_rows
+        del key_table, other_table
         if _is_identity(self._order):
             self.strategy = "presorted"
         elif self._table is not None:
             self.strategy = "memory"
         else:
             self.strategy = "buckets"
-            self._distribute(source.estimated_bytes, budget_bytes)
+            self._distribute(source.estimated_bytes + _nbytes_estimate(source, keys), budget_bytes)
 
     def _distribute(self, estimated_bytes: int, budget_bytes: int) -> None:
         """Spill every row to the file of its rank range (one streaming pass)."""

@@ -26,7 +26,7 @@ from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.arrow_text import decode_dictionary, utc_microseconds
 from etl_tasks.warehouse.base import TableSpec
 
-DEFAULT_BATCH_ROWS = 65_536
+DEFAULT_BATCH_ROWS = 16_384  # small batches keep little in flight and start the server sooner
 
 
 def count_not_equal(values: pa.Array, expected: object) -> int:
@@ -83,14 +83,18 @@ class ParquetSource:
             yield batch
 
     def read_columns(self, columns: Sequence[str]) -> pa.Table:
-        """A few whole columns (sort keys), decoded with Arrow's thread pool."""
-        return self.file.read(columns=list(columns)).select(list(columns))
+        """Whole columns (sort keys), decoded with Arrow's thread pool, partition-checked."""
+        table = self.file.read(columns=list(columns)).select(list(columns))
+        self._check_table(table)
+        return table
 
-    def read_within(self, budget_bytes: int) -> pa.Table | None:
-        """The whole file in table column order (checked, counted), or None as soon as it
-        exceeds ``budget_bytes`` of Arrow memory. Reads row group by row group, columns in
-        parallel, from a memory map: the fastest way to materialise a file that fits."""
-        names = self.table.column_names
+    def read_within(self, budget_bytes: int, columns: Sequence[str]) -> pa.Table | None:
+        """Whole ``columns``, checked, or None as soon as they exceed ``budget_bytes`` of Arrow
+        memory (then :attr:`estimated_bytes` extrapolates the whole file's size from what was
+        read). Reads row group by row group, columns in parallel, from a memory map: the fastest
+        way to materialise a file that fits. Uses its own ParquetFile, so it may run in a thread
+        while another reads :attr:`file`."""
+        names = list(columns)
         mapped = pq.ParquetFile(self.path, memory_map=True, pre_buffer=True)
         groups: list[pa.Table] = []
         size = rows = 0
@@ -101,13 +105,16 @@ class ParquetSource:
                 self.estimated_bytes = int(size / max(rows, 1) * self.num_rows)
                 return None
             groups.append(group)
-        table = pa.concat_tables(groups) if groups else self.file.schema_arrow.empty_table()
-        table = table.select(names)
-        for batch in table.to_batches():
-            self.check_partition(batch)
-        self.rows_read = table.num_rows
+        if not groups:
+            return mapped.schema_arrow.empty_table().select(names)
+        table = pa.concat_tables(groups)
+        self._check_table(table)
         self.estimated_bytes = table.nbytes
         return table
+
+    def _check_table(self, table: pa.Table) -> None:
+        for batch in table.to_batches():
+            self.check_partition(batch)
 
     def check_partition(self, batch: pa.RecordBatch) -> None:
         """Raise :class:`LoadError` when a row of ``batch`` belongs to another partition."""

@@ -141,10 +141,14 @@ def test_scope_is_sent_and_limits_the_token(sandbox) -> None:
 
 def test_processing_in_both_spellings_then_inline_zip(sandbox) -> None:
     sandbox.control("config", {"btg_processing_polls": 3})
+    polled: list[tuple[str, int, str]] = []
     with make_client() as client:
+        client.on_poll = lambda ticket, polls, state, _elapsed: polled.append((ticket, polls, state))
         ticket = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
         outcome = client.file_report(ticket)
         stats = client.stats.as_dict()
+    assert [(t, n) for t, n, _ in polled] == [(ticket, 1), (ticket, 2), (ticket, 3)]
+    assert {state for *_, state in polled} == {"Processando", "Aguardando processamento"}
     assert isinstance(outcome, ReportFile)
     assert (outcome.kind, outcome.delivery) == ("zip", "inline")
     assert outcome.filename == "Carteira_20250410.zip"

@@ -161,6 +161,9 @@ class BtgClient:
         self.stats = BtgStats()
         self._sleep = sleep
         self._monotonic = monotonic
+        # Called after each "still processing" answer with (ticket, polls, state, elapsed_s),
+        # so a task can show live progress in the visualiser.
+        self.on_poll: Callable[[str, int, str, float], None] | None = None
         self.http = HttpClient(
             policy,
             stats=self.stats.http,
@@ -263,6 +266,8 @@ class BtgClient:
                     "still processing at BTG; run again later (finished stages are skipped), or "
                     "raise [btg] poll_deadline_s in luigi.cfg."
                 )
+            if self.on_poll is not None:
+                self.on_poll(ticket, polls, last_state, elapsed)
             wait = min(interval, policy.deadline_s - elapsed)
             logger.debug("BTG ticket %s: %s; polling again in %.2f s", ticket, last_state, wait)
             self._sleep(wait)

@@ -142,6 +142,9 @@ class BtgExtract(StageTask):
             return StageOutput(self.raw_schema, [], skip_reason=reason)
         landing = ensure_writable(self.landing_dir(), self.entity)
         client = BtgClient.from_env()
+        client.on_poll = lambda ticket, polls, state, elapsed: self.progress(
+            f"ticket {ticket}: {state} (poll {polls}, {elapsed:.0f} s)"
+        )
         try:
             return self.fetch(client, landing)
         finally:

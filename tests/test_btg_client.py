@@ -39,10 +39,12 @@ from etl_tasks.sandbox.btg_data import dataset_for_seed
 
 DATE = dt.date(2025, 4, 10)
 WEEKEND = dt.date(2025, 4, 12)
-FAST_RETRIES = RetryPolicy(max_retries=2, backoff_base_s=0.01, backoff_max_s=0.02,
-                           timeout_s=(5, 10))
-FAST_POLLING = PollPolicy(initial_s=0.01, factor=1.5, max_interval_s=0.03, deadline_s=5.0,
-                          not_found_grace_s=5.0)
+FAST_RETRIES = RetryPolicy(
+    max_retries=2, backoff_base_s=0.01, backoff_max_s=0.02, timeout_s=(5, 10)
+)
+FAST_POLLING = PollPolicy(
+    initial_s=0.01, factor=1.5, max_interval_s=0.03, deadline_s=5.0, not_found_grace_s=5.0
+)
 
 
 class FakeMonotonic:
@@ -62,13 +64,21 @@ def make_client(**overrides: Any) -> BtgClient:
 
 
 def portfolio_contract(date: dt.date, fund_name: str = "") -> dict[str, Any]:
-    return {"startDate": date.isoformat(), "endDate": date.isoformat(), "typeReport": 3,
-            "fundName": fund_name}
+    return {
+        "startDate": date.isoformat(),
+        "endDate": date.isoformat(),
+        "typeReport": 3,
+        "fundName": fund_name,
+    }
 
 
 def nav_contract(date: dt.date) -> dict[str, Any]:
-    return {"startDate": date.isoformat(), "endDate": date.isoformat(), "indexers": ["CDIE"],
-            "fundName": ""}
+    return {
+        "startDate": date.isoformat(),
+        "endDate": date.isoformat(),
+        "indexers": ["CDIE"],
+        "fundName": "",
+    }
 
 
 def btg_requests(sandbox, suffix: str) -> int:
@@ -114,8 +124,9 @@ def test_401_renews_the_token_once_and_retries(sandbox) -> None:
 
 
 def test_second_401_is_an_auth_error(sandbox) -> None:
-    sandbox.control("faults",
-                    {"api": "btg", "path": "/reports/Portfolio", "status": 401, "count": 2})
+    sandbox.control(
+        "faults", {"api": "btg", "path": "/reports/Portfolio", "status": 401, "count": 2}
+    )
     with make_client() as client, pytest.raises(AuthError, match="401 again"):
         client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
     assert sandbox.stats()["tokens_issued"]["btg"] == 2
@@ -143,7 +154,9 @@ def test_processing_in_both_spellings_then_inline_zip(sandbox) -> None:
     sandbox.control("config", {"btg_processing_polls": 3})
     polled: list[tuple[str, int, str]] = []
     with make_client() as client:
-        client.on_poll = lambda ticket, polls, state, _elapsed: polled.append((ticket, polls, state))
+        client.on_poll = lambda ticket, polls, state, _elapsed: polled.append(
+            (ticket, polls, state)
+        )
         ticket = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
         outcome = client.file_report(ticket)
         stats = client.stats.as_dict()
@@ -211,8 +224,12 @@ def test_every_page_is_fetched_and_numbers_are_exact_decimals(sandbox) -> None:
     assert [page.number for page in report.pages] == list(range(1, expected_pages + 1))
     assert all(isinstance(page, JsonPage) for page in report.pages)
     assert {page.total_pages for page in report.pages} == {expected_pages}
-    records = {record["cnpj"]: record for page in report.pages for fund in page.result
-               for record in fund["data"]}
+    records = {
+        record["cnpj"]: record
+        for page in report.pages
+        for fund in page.result
+        for record in fund["data"]
+    }
     assert set(records) == {fund.cnpj for fund in funds}
     for page in report.pages:
         assert_no_float(page.result)
@@ -292,8 +309,12 @@ def test_link_fetched_without_token_and_empty_404_keeps_polling(server: Scripted
     server.always("/connect/token", Reply(json={"access_token": "tok-123", "expires_in": 3600}))
     server.script("/reports/Portfolio", Reply(json={"ticket": "T1"}))
     link = f"{server.url}/files/abc.zip?signature=xyz"
-    server.script("/reports/Ticket", Reply(404), Reply(200, json={"result": "Processando"}),
-                  Reply(json={"result": '{"UrlDownload":"' + link + '"}'}))
+    server.script(
+        "/reports/Ticket",
+        Reply(404),
+        Reply(200, json={"result": "Processando"}),
+        Reply(json={"result": '{"UrlDownload":"' + link + '"}'}),
+    )
     zip_bytes = b"PK\x03\x04" + b"\x00" * 30
     server.script("/files/abc.zip", Reply(body=zip_bytes))
     with make_client() as client:
@@ -302,22 +323,26 @@ def test_link_fetched_without_token_and_empty_404_keeps_polling(server: Scripted
     assert isinstance(outcome, ReportFile)
     assert (outcome.filename, outcome.kind, outcome.content) == ("abc.zip", "zip", zip_bytes)
     token_request = server.requests_to("/connect/token")[0].form()
-    assert token_request == {"grant_type": "client_credentials", "client_id": "id",
-                             "client_secret": "secret-value"}
+    assert token_request == {
+        "grant_type": "client_credentials",
+        "client_id": "id",
+        "client_secret": "secret-value",
+    }
     polls = server.requests_to("/reports/Ticket")
     assert len(polls) == 3 and all(r.header(TOKEN_HEADER) == "tok-123" for r in polls)
     assert server.requests_to("/files/abc.zip")[0].header(TOKEN_HEADER) is None
     body = server.requests_to("/reports/Portfolio")[0].body.decode()
-    assert body == ('{"contract":{"startDate":"2025-04-10","endDate":"2025-04-10",'
-                    '"typeReport":3,"fundName":""},"pageSize":100,"webhookEndpoint":""}')
+    assert body == (
+        '{"contract":{"startDate":"2025-04-10","endDate":"2025-04-10",'
+        '"typeReport":3,"fundName":""},"pageSize":100,"webhookEndpoint":""}'
+    )
 
 
 def test_ticket_not_found_is_tolerated_only_within_the_grace_period(server: ScriptedServer) -> None:
     clock = FakeMonotonic()
     not_found = Reply(404, json={"result": "Ticket not found"})
     server.always("/connect/token", Reply(json={"access_token": "tok", "expires_in": 3600}))
-    server.script("/reports/Portfolio", Reply(json={"ticket": "T1"}),
-                  Reply(json={"ticket": "T2"}))
+    server.script("/reports/Portfolio", Reply(json={"ticket": "T1"}), Reply(json={"ticket": "T2"}))
     server.script("/reports/Ticket", not_found, Reply(json={"result": "No records"}), not_found)
     with make_client(monotonic=clock) as client:
         first = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
@@ -337,9 +362,11 @@ def test_unknown_ticket_state_is_fatal(server: ScriptedServer) -> None:
 
 def test_content_disposition_file_names_cannot_escape() -> None:
     assert content_disposition_filename('attachment; filename="STRIX_FIA_20250410.xml"') == (
-        "STRIX_FIA_20250410.xml")
+        "STRIX_FIA_20250410.xml"
+    )
     assert content_disposition_filename('attachment; filename="../../etc/passwd"') == "passwd"
     assert content_disposition_filename("attachment; filename*=UTF-8''PREVID%C3%8ANCIA.zip") == (
-        "PREVIDÊNCIA.zip")
+        "PREVIDÊNCIA.zip"
+    )
     assert content_disposition_filename('attachment; filename=".."') is None
     assert content_disposition_filename(None) is None

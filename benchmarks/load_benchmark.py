@@ -17,7 +17,11 @@ For each target, in one run:
    (b) load the same rows with the native client from a ready CSV file, written beforehand and not
    timed: ``psql -c "\\copy t FROM file CSV"``, and for MySQL ``mysql --local-infile=1 -e
    "LOAD DATA LOCAL INFILE ..."`` of the file already sorted by primary key;
-4. print both times, the ratio loader/native and the peak RSS; drop the databases.
+4. repeat ``--repeat`` times (default 3), alternating which load goes first, each from a
+   settled server (PostgreSQL ``CHECKPOINT``; InnoDB dirty pages flushed by lowering
+   ``innodb_max_dirty_pages_pct`` to 0 for a moment), so neither load pays for the other's
+   background writes; print every round, the medians, their ratio loader/native and the peak
+   RSS; drop the databases.
 
 Targets (DESIGN.md §5): ratio <= 1.2 and loader peak RSS <= 600 MiB. The exit status is 1 if a
 target is missed. Server URLs: ``ETL_BENCH_PG_URL`` (default
@@ -58,6 +62,8 @@ PARTITION = dt.date(2025, 4, 10)
 ROW_GROUP_ROWS = 131_072
 MAX_RATIO = 1.2
 MAX_PEAK_MIB = 600.0
+SETTLE_SECONDS = 120.0
+SETTLED_DIRTY_PAGES = 64
 
 STREAMS = TableSpec(
     name="bench_streams",
@@ -350,15 +356,37 @@ class Target:
         ]
         return command, env
 
-    def settle(self, url: str) -> None:
-        """Start each timed load from the same state (PostgreSQL: flush dirty buffers first)."""
+    def settle(self) -> None:
+        """Start each timed load from a quiet server: no dirty pages left by the previous load
+        (whose background flushing would otherwise slow down whichever load runs next)."""
         if self.name == "postgres":
-            import psycopg2
+            self._admin("CHECKPOINT")
+            return
+        import pymysql
 
-            connection = psycopg2.connect(url)
-            connection.autocommit = True
+        parts = urlsplit(self.admin_url)
+        connection = pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            autocommit=True,
+        )
+        try:
             with connection.cursor() as cursor:
-                cursor.execute("CHECKPOINT")
+                cursor.execute("SELECT @@GLOBAL.innodb_max_dirty_pages_pct")
+                previous = cursor.fetchone()[0]
+                cursor.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+                deadline = time.monotonic() + SETTLE_SECONDS
+                try:
+                    while time.monotonic() < deadline:
+                        cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+                        if int(cursor.fetchone()[1]) < SETTLED_DIRTY_PAGES:
+                            break
+                        time.sleep(0.25)
+                finally:
+                    cursor.execute(f"SET GLOBAL innodb_max_dirty_pages_pct = {float(previous)}")
+        finally:
             connection.close()
 
 
@@ -454,21 +482,26 @@ def data_paths(target: Target, workdir: Path) -> tuple[Path, Path]:
     return workdir / f"{target.table.name}.parquet", workdir / f"{target.table.name}.csv"
 
 
-def one_round(target: Target, parquet: Path, csv_path: Path) -> tuple[float, dict, int, int]:
-    """Native then loader, each into its own fresh database; (native s, loader result, rows...)."""
+def one_round(
+    target: Target, parquet: Path, csv_path: Path, loader_first: bool
+) -> tuple[float, dict, int, int]:
+    """Native and loader loads, each into its own fresh database from a settled server;
+    returns (native seconds, loader result, native rows, loader rows)."""
     run_id = uuid.uuid4().hex[:8]
     databases = {kind: f"etl_bench_{run_id}_{kind}" for kind in ("loader", "native")}
+    native_url = target.database_url(databases["native"])
+    loader_url = target.database_url(databases["loader"])
     try:
         for database in databases.values():
             target.create_database(database)
             with connect(target.database_url(database)) as warehouse:
                 warehouse.ensure_schema([target.table])
-        native_url = target.database_url(databases["native"])
-        target.settle(native_url)
-        native = run_native(*target.native_command(databases["native"], csv_path))
-        loader_url = target.database_url(databases["loader"])
-        target.settle(loader_url)
-        loaded = run_loader(loader_url, target.table, parquet)
+        for kind in ("loader", "native") if loader_first else ("native", "loader"):
+            target.settle()
+            if kind == "native":
+                native = run_native(*target.native_command(databases["native"], csv_path))
+            else:
+                loaded = run_loader(loader_url, target.table, parquet)
         with connect(native_url) as warehouse:
             native_rows = warehouse.count_rows(target.table.name)
         with connect(loader_url) as warehouse:
@@ -493,7 +526,10 @@ def benchmark(target: Target, rows: int, repeat: int, workdir: Path) -> bool:
     )
     natives, loads, counts_ok = [], [], True
     for round_number in range(1, repeat + 1):
-        native, loaded, native_rows, loader_rows = one_round(target, parquet, csv_path)
+        loader_first = round_number % 2 == 0  # alternate, so neither always runs second
+        native, loaded, native_rows, loader_rows = one_round(
+            target, parquet, csv_path, loader_first
+        )
         natives.append(native)
         loads.append(loaded)
         counts_ok = counts_ok and native_rows == loader_rows == rows

@@ -6,6 +6,7 @@ Under ``CI=true`` a database that cannot be reached fails the test instead of sk
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -124,3 +125,31 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         else:
             config.set("paths", key, value)
     luigi.task_register.Register.clear_instance_cache()
+
+
+@pytest.fixture
+def fast_retries() -> Iterator[None]:
+    """HTTP retries stay real but short (fault tests take seconds); restored afterwards."""
+    config = luigi.configuration.get_config()
+    keys = {"max_retries": "2", "backoff_base_s": "0.01", "backoff_max_s": "0.05"}
+    saved = {key: config.get("http", key, None) for key in keys}
+    for key, value in keys.items():
+        config.set("http", key, value)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            config.remove_option("http", key)
+        else:
+            config.set("http", key, value)
+
+
+@pytest.fixture(autouse=True)
+def own_log_handlers() -> Iterator[None]:
+    """In-process entry points attach file handlers under a test's tmp dir: detach them after."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before:
+            root.removeHandler(handler)
+            handler.close()

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import luigi
 import pytest
 
 from etl_tasks.cli import backfill
@@ -27,34 +24,7 @@ from etl_tasks.ops.dates import calendar_days, schedule
 from tests.cli_helpers import project_env, run_command
 from tests.test_lock import holding_lock
 
-
-@pytest.fixture(autouse=True)
-def fast_retries() -> Iterator[None]:
-    """Retries stay real but short."""
-    config = luigi.configuration.get_config()
-    saved = {
-        key: config.get("http", key, None)
-        for key in ("max_retries", "backoff_base_s", "backoff_max_s")
-    }
-    config.set("http", "max_retries", "2")
-    config.set("http", "backoff_base_s", "0.01")
-    config.set("http", "backoff_max_s", "0.05")
-    yield
-    for key, value in saved.items():
-        if value is not None:
-            config.set("http", key, value)
-
-
-@pytest.fixture(autouse=True)
-def own_log_handlers() -> Iterator[None]:
-    """In-process main() attaches file handlers under the test's tmp dir: detach them after."""
-    root = logging.getLogger()
-    before = list(root.handlers)
-    yield
-    for handler in root.handlers[:]:
-        if handler not in before:
-            root.removeHandler(handler)
-            handler.close()
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def reports(output: Path) -> list[str]:

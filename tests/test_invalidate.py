@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,18 +32,6 @@ def twitch_only() -> Iterator[None]:
     config.set("pipelines", "btg", "false")
     yield
     config.set("pipelines", "btg", "true")
-
-
-@pytest.fixture(autouse=True)
-def own_log_handlers() -> Iterator[None]:
-    """In-process main() attaches file handlers under the test's tmp dir: detach them after."""
-    root = logging.getLogger()
-    before = list(root.handlers)
-    yield
-    for handler in root.handlers[:]:
-        if handler not in before:
-            root.removeHandler(handler)
-            handler.close()
 
 
 def warehouse(workdir: Path) -> dict[str, list[tuple]]:

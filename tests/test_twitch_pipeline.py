@@ -37,13 +37,7 @@ PARTITION_COLUMN = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_retries() -> None:
-    """Retries stay real but short, so fault tests take seconds."""
-    config = luigi.configuration.get_config()
-    config.set("http", "max_retries", "2")
-    config.set("http", "backoff_base_s", "0.01")
-    config.set("http", "backoff_max_s", "0.05")
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def parquet(stage: str, entity: str) -> pq.ParquetFile:

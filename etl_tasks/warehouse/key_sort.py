@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -106,16 +107,6 @@ def _assemble(names: Sequence[str], *parts: pa.Table) -> pa.Table:
     return pa.table([columns[name] for name in names], names=list(names))
 
 
-def _nbytes_estimate(source: ParquetSource, columns: Sequence[str]) -> int:
-    """Arrow size of ``columns`` over the whole file, from a small sample."""
-    if not source.num_rows or not columns:
-        return 0
-    sample = next(
-        source.file.iter_batches(batch_size=min(8192, source.num_rows), columns=list(columns))
-    )
-    return int(sample.nbytes / max(sample.num_rows, 1) * source.num_rows)
-
-
 def _single_batches(table: pa.Table) -> Iterator[pa.RecordBatch]:
     yield from table.combine_chunks().to_batches()
 
@@ -151,15 +142,19 @@ class SortedRows:
             self.strategy = "presorted"
             return
         # Two cores, two jobs: the worker materialises the other columns (while they fit the
-        # budget) as this thread reads the key columns and orders them. The worker reads through
-        # its own ParquetFile: one instance must not be read from two threads.
+        # budget) as this thread orders the keys. The key columns are read first, alone: both
+        # reads decode on Arrow's thread pool, and the order is what everything else waits for.
+        # The worker reads through its own ParquetFile: one instance must not serve two threads.
+        keys_read = threading.Event()
         with ThreadPoolExecutor(1, thread_name_prefix="keysort-read") as pool:
-            rest = pool.submit(source.read_within, budget_bytes, others) if others else None
+            rest = pool.submit(source.read_within, budget_bytes, others, keys_read)
             try:
                 key_table = source.read_columns(keys)
+                keys_read.set()
                 self._order = key_order(key_table)
             finally:
-                other_table = rest.result() if rest is not None else key_table.select([])
+                keys_read.set()
+                other_table = rest.result()
         if other_table is not None:
             self._table = _assemble(source.table.column_names, key_table, other_table)
             source.rows_read = self._table.num_rows
@@ -170,7 +165,7 @@ class SortedRows:
             self.strategy = "memory"
         else:
             self.strategy = "buckets"
-            self._distribute(source.estimated_bytes + _nbytes_estimate(source, keys), budget_bytes)
+            self._distribute(source.estimated_bytes + source.estimate_bytes(keys), budget_bytes)
 
     def _distribute(self, estimated_bytes: int, budget_bytes: int) -> None:
         """Spill every row to the file of its rank range (one streaming pass)."""

@@ -438,6 +438,15 @@ def test_pipe_feed_reraises_a_producer_error_after_the_reader_saw_the_short_file
             feed.finish()
 
 
+def test_pipe_feed_without_fifos_writes_a_temporary_file_first() -> None:
+    feed = PipeFeed(iter([b"abc", b"", b"def"]))
+    feed.uses_fifo = False  # what happens where os.mkfifo does not exist (Windows)
+    with feed:
+        assert Path(feed.path).read_bytes() == b"abcdef"
+        feed.finish()
+    assert not os.path.exists(feed.path)
+
+
 def test_pipe_feed_never_opened_does_not_hang() -> None:
     started = time.monotonic()
     with PipeFeed(iter([b"never read"])):

@@ -400,7 +400,7 @@ class WarehouseContract:
         with connect(url) as warehouse:
             self.assert_untouched(warehouse, events, db)
 
-    def test_rows_of_another_date_are_refused_before_loading(
+    def test_rows_of_another_date_are_refused_and_nothing_changes(
         self, warehouse: Warehouse, loaded_events: tuple, tmp_path: Path, db: Reader
     ) -> None:
         _, events = loaded_events

@@ -59,6 +59,8 @@ TYPES = {
     "json": "JSON",
 }
 MAX_REPORTED = 5
+# "The used command is not allowed with this MySQL version" / "Loading local data is disabled".
+LOCAL_INFILE_REFUSED = (1148, 3948)
 
 
 class MySQLWarehouse(SqlWarehouse):
@@ -132,18 +134,30 @@ class MySQLWarehouse(SqlWarehouse):
                 Prefetch(csv_chunks(rendered, null_token="NULL"), name="load-render") as chunks,
                 PipeFeed(chunks) as feed,
             ):
-                cursor.execute(
-                    f"LOAD DATA LOCAL INFILE %s INTO TABLE {target} CHARACTER SET utf8mb4 "
-                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
-                    f"LINES TERMINATED BY '\\n' ({self._columns_sql(table.column_names)})",
-                    [feed.path],
-                )
+                self._load_data_local(cursor, table, target, feed.path)
                 feed.finish()
             loaded = cursor.rowcount
         finally:
             rows.close()
         self._fail_on_warnings(cursor, table)
         return loaded
+
+    def _load_data_local(self, cursor: Any, table: TableSpec, target: str, path: str) -> None:
+        try:
+            cursor.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {target} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                f"LINES TERMINATED BY '\\n' ({self._columns_sql(table.column_names)})",
+                [path],
+            )
+        except pymysql.MySQLError as error:
+            if error.args and error.args[0] in LOCAL_INFILE_REFUSED:
+                raise LoadError(
+                    f"the server refuses LOAD DATA LOCAL INFILE ({error.args[-1]}): enable it "
+                    "with SET GLOBAL local_infile = 1 (or local_infile = 1 in the server's "
+                    "my.cnf)"
+                ) from error
+            raise
 
     def _fail_on_warnings(self, cursor: Any, table: TableSpec) -> None:
         """Raise if LOAD DATA LOCAL coerced or skipped anything (see the module docstring)."""

@@ -73,6 +73,10 @@ class ParquetSource:
         self.rows_read = 0
         self.estimated_bytes = 0  # Arrow size of the whole file, once read_within() has looked
 
+    def close(self) -> None:
+        """Close the Parquet file (idempotent)."""
+        self.file.close()
+
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns`` (default: the table's), in that order, checked."""
         names = list(columns or self.table.column_names)
@@ -104,8 +108,8 @@ class ParquetSource:
             return None
         if go is not None:
             go.wait()
-        mapped = pq.ParquetFile(self.path, memory_map=True)
-        table = mapped.read(columns=names).select(names)
+        with pq.ParquetFile(self.path, memory_map=True) as mapped:
+            table = mapped.read(columns=names).select(names)
         self._check_table(table)
         return table
 
@@ -113,10 +117,9 @@ class ParquetSource:
         """Arrow size of ``columns`` over the whole file, extrapolated from its first rows."""
         if not self.num_rows or not columns:
             return 0
-        sample_file = pq.ParquetFile(self.path)  # own instance: callers may run in a thread
-        sample = next(
-            sample_file.iter_batches(batch_size=min(sample_rows, self.num_rows), columns=columns)
-        )
+        with pq.ParquetFile(self.path) as sample_file:  # own instance: callers may be threads
+            rows = min(sample_rows, self.num_rows)
+            sample = next(sample_file.iter_batches(batch_size=rows, columns=list(columns)))
         return int(sample.nbytes / max(sample.num_rows, 1) * self.num_rows)
 
     def _check_table(self, table: pa.Table) -> None:

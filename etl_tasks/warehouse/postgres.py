@@ -92,18 +92,7 @@ class PostgresWarehouse(SqlWarehouse):
         return staging
 
     def _upsert_from(self, table: TableSpec, staging: str) -> str:
-        columns = self._columns_sql(table.column_names)
-        updates = self._update_columns(table)
-        action = (
-            "DO UPDATE SET "
-            + ", ".join(f"{self.quote(name)} = EXCLUDED.{self.quote(name)}" for name in updates)
-            if updates
-            else "DO NOTHING"
-        )
-        return (
-            f"INSERT INTO {self.quote(table.name)} ({columns}) SELECT {columns} FROM {staging} "
-            f"ON CONFLICT ({self._columns_sql(table.primary_key)}) {action}"
-        )
+        return self._on_conflict_upsert(table, staging, self.quote(table.name))
 
     def _drop_staging(self, cursor: Any, staging: str) -> None:
         cursor.execute(f"DROP TABLE {staging}")

@@ -56,9 +56,8 @@ class SqlWarehouse(Warehouse):
 
     placeholder = "%s"
     batch_rows = DEFAULT_BATCH_ROWS  # rows per streamed record batch
-    inline_indexes = (
-        False  # MySQL declares indexes inside CREATE TABLE (no CREATE INDEX IF NOT EXISTS)
-    )
+    # MySQL has no CREATE INDEX IF NOT EXISTS: it declares indexes inside CREATE TABLE.
+    inline_indexes = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -384,6 +383,8 @@ class SqlWarehouse(Warehouse):
                 f"and marker of this partition are intact): {self._clean(error)}"
                 + ("" if isinstance(error, LoadError) else ". Fix the cause and rerun the load")
             ) from error
+        finally:
+            source.close()
         logger.info("loaded %d rows into %s", loaded, what)
         return loaded
 
@@ -404,6 +405,23 @@ class SqlWarehouse(Warehouse):
         cursor.execute(self._upsert_from(table, staging))
         self._drop_staging(cursor, staging)
         return loaded
+
+    def _on_conflict_upsert(
+        self, table: TableSpec, staging: str, target: str, source_filter: str = ""
+    ) -> str:
+        """``INSERT ... SELECT ... ON CONFLICT (pk) DO UPDATE`` (PostgreSQL and SQLite spelling)."""
+        columns = self._columns_sql(table.column_names)
+        updates = self._update_columns(table)
+        action = (
+            "DO UPDATE SET "
+            + ", ".join(f"{self.quote(name)} = excluded.{self.quote(name)}" for name in updates)
+            if updates
+            else "DO NOTHING"
+        )
+        return (
+            f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging}{source_filter} "
+            f"ON CONFLICT ({self._columns_sql(table.primary_key)}) {action}"
+        )
 
     def _update_columns(self, table: TableSpec) -> list[str]:
         """Columns an upsert overwrites: every column outside the primary key."""

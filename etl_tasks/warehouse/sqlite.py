@@ -134,18 +134,9 @@ class SQLiteWarehouse(SqlWarehouse):
         return staging
 
     def _upsert_from(self, table: TableSpec, staging: str) -> str:
-        columns = self._columns_sql(table.column_names)
-        updates = self._update_columns(table)
-        action = (
-            "DO UPDATE SET "
-            + ", ".join(f"{self.quote(name)} = excluded.{self.quote(name)}" for name in updates)
-            if updates
-            else "DO NOTHING"
-        )
         # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and the upsert's.
-        return (
-            f"INSERT INTO main.{self.quote(table.name)} ({columns}) SELECT {columns} FROM "
-            f"{staging} WHERE true ON CONFLICT ({self._columns_sql(table.primary_key)}) {action}"
+        return self._on_conflict_upsert(
+            table, staging, f"main.{self.quote(table.name)}", source_filter=" WHERE true"
         )
 
     def _drop_staging(self, cursor: Any, staging: str) -> None:

@@ -91,6 +91,8 @@ class RateDecision:
 
 @dataclass
 class _Bucket:
+    """One client id's points, and when (simulated and real clock) they were last refilled."""
+
     capacity: int
     points: float
     last_simulated: float

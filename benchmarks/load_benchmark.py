@@ -45,6 +45,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
@@ -286,6 +287,19 @@ class Target:
     def _quoted(self, name: str) -> str:
         return f"`{name}`" if self.name == "mysql" else f'"{name}"'
 
+    def _mysql_admin(self) -> Any:
+        """An autocommit pymysql connection to the admin URL's server."""
+        import pymysql
+
+        parts = urlsplit(self.admin_url)
+        return pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            autocommit=True,
+        )
+
     def _admin(self, sql: str) -> None:
         if self.name == "postgres":
             import psycopg2
@@ -293,16 +307,7 @@ class Target:
             connection = psycopg2.connect(self.admin_url, connect_timeout=10)
             connection.autocommit = True
         else:
-            import pymysql
-
-            parts = urlsplit(self.admin_url)
-            connection = pymysql.connect(
-                host=parts.hostname,
-                port=parts.port or 3306,
-                user=unquote(parts.username or "root"),
-                password=unquote(parts.password or ""),
-                autocommit=True,
-            )
+            connection = self._mysql_admin()
         try:
             with connection.cursor() as cursor:
                 cursor.execute(sql)
@@ -362,16 +367,7 @@ class Target:
         if self.name == "postgres":
             self._admin("CHECKPOINT")
             return
-        import pymysql
-
-        parts = urlsplit(self.admin_url)
-        connection = pymysql.connect(
-            host=parts.hostname,
-            port=parts.port or 3306,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
-            autocommit=True,
-        )
+        connection = self._mysql_admin()
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT @@GLOBAL.innodb_max_dirty_pages_pct")

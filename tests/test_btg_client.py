@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from decimal_assertions import assert_no_float
 from httpfixture import Reply, ScriptedServer
 
 from etl_tasks.btg.client import (
@@ -83,17 +84,6 @@ def nav_contract(date: dt.date) -> dict[str, Any]:
 
 def btg_requests(sandbox, suffix: str) -> int:
     return sum(v for k, v in sandbox.stats()["requests"].items() if k.startswith(f"btg:{suffix}"))
-
-
-def assert_no_float(value: Any) -> None:
-    if isinstance(value, dict):
-        for item in value.values():
-            assert_no_float(item)
-    elif isinstance(value, list):
-        for item in value:
-            assert_no_float(item)
-    else:
-        assert not isinstance(value, float), value
 
 
 # --- token ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from decimal_assertions import assert_no_float
 
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.extract import CARTEIRA_SCHEMA, RENTABILIDADE_SCHEMA
@@ -88,17 +89,6 @@ def golden_with(old: str, new: str) -> bytes:
 
 def example_record() -> dict[str, Any]:
     return jsontext.loads(EXAMPLE_PAGE)["result"][0]["data"][0]
-
-
-def assert_no_float(value: Any) -> None:
-    if isinstance(value, dict):
-        for item in value.values():
-            assert_no_float(item)
-    elif isinstance(value, list):
-        for item in value:
-            assert_no_float(item)
-    else:
-        assert not isinstance(value, float), value
 
 
 # --- JSON -----------------------------------------------------------------------------------------

@@ -11,10 +11,8 @@ request once; a second 401 is an AuthError). Neither the secret nor the token is
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +21,7 @@ import requests
 from etl_tasks.btg import jsontext
 from etl_tasks.core.http import HttpClient
 from etl_tasks.core.redact import redact
+from etl_tasks.core.token_cache import CachedToken, CachedTokenAuth
 from etl_tasks.errors import AuthError, FatalExtractError
 
 logger = logging.getLogger(__name__)
@@ -31,22 +30,7 @@ TOKEN_HEADER = "X-SecureConnect-Token"
 TOKEN_ERROR_STATUSES = frozenset({400, 401, 403})
 
 
-@dataclass(frozen=True)
-class AccessToken:
-    """A token and when (local monotonic clock) it was obtained."""
-
-    value: str
-    lifetime_s: float
-    obtained_at: float
-
-    def needs_refresh(self, now: float, margin_s: float) -> bool:
-        """True when less than ``margin_s`` of the lifetime is left (at most half the lifetime,
-        so a short-lived token is still used for a while instead of renewed on every call)."""
-        left = self.obtained_at + self.lifetime_s - now
-        return left < min(margin_s, self.lifetime_s / 2)
-
-
-class BtgTokenAuth:
+class BtgTokenAuth(CachedTokenAuth):
     """Client-credentials token for the funds API (B2), presented as ``X-SecureConnect-Token``."""
 
     def __init__(
@@ -59,42 +43,27 @@ class BtgTokenAuth:
         refresh_margin_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(client_secret, monotonic)
         self._http = http
         self._token_url = f"{base_url.rstrip('/')}/connect/token"
         self.client_id = client_id
-        self._client_secret = client_secret
         self.scope = scope
         self.refresh_margin_s = refresh_margin_s
-        self._monotonic = monotonic
-        self._token: AccessToken | None = None
-        self._lock = threading.Lock()
-        self.tokens_fetched = 0
 
-    def secrets(self) -> list[str]:
-        """Values no message may show: the client secret and the current token."""
-        token = self._token.value if self._token else ""
-        return [value for value in (self._client_secret, token) if value]
-
-    def token(self) -> str:
-        """A valid access token, fetched or renewed when needed."""
-        with self._lock:
-            now = self._monotonic()
-            if self._token is None or self._token.needs_refresh(now, self.refresh_margin_s):
-                self._token = self._fetch()
-            return self._token.value
+    def needs_refresh(self, token: CachedToken, now: float) -> bool:
+        """True when less than the refresh margin of the lifetime is left (at most half the
+        lifetime, so a short-lived token is still used for a while instead of renewed on every
+        call)."""
+        return token.seconds_left(now) < min(self.refresh_margin_s, token.lifetime_s / 2)
 
     def headers(self) -> Mapping[str, str]:
         """The raw token in BTG's custom header (not ``Authorization: Bearer``)."""
         return {TOKEN_HEADER: self.token()}
 
-    def refresh(self, response: requests.Response) -> None:
-        """Renew the token after a 401, unless another thread already did since that request."""
-        sent = response.request.headers.get(TOKEN_HEADER) or ""
-        with self._lock:
-            if self._token is None or self._token.value == sent:
-                self._token = self._fetch()
+    def sent_token(self, response: requests.Response) -> str:
+        return response.request.headers.get(TOKEN_HEADER) or ""
 
-    def _fetch(self) -> AccessToken:
+    def fetch(self) -> tuple[str, float]:
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -125,9 +94,8 @@ class BtgTokenAuth:
                 f"BTG /connect/token answered an invalid expires_in ({lifetime!r}); check that "
                 "BTG_BASE_URL points at the funds API."
             )
-        self.tokens_fetched += 1
         logger.info("obtained a BTG access token (valid %d s)", int(seconds))
-        return AccessToken(token, seconds, self._monotonic())
+        return token, seconds
 
     def _error_code(self, response: requests.Response) -> str:
         """The OAuth ``error`` (``invalid_client``...) of a token error body, redacted, short."""
@@ -147,5 +115,3 @@ def positive_seconds(value: Any) -> float | None:
     if isinstance(value, Decimal) and not value.is_finite():
         return None
     return float(value) if value > 0 else None
-
-

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from etl_tasks.core.http import (
 from etl_tasks.core.ratelimit import RateLimitStateStore
 from etl_tasks.core.ratelimit_file import FileStateStore, SharedRateLimitPacer
 from etl_tasks.core.redact import redact
+from etl_tasks.core.token_cache import CachedToken, CachedTokenAuth
 from etl_tasks.errors import AuthError, ConfigError, FatalExtractError
 
 logger = logging.getLogger(__name__)
@@ -103,20 +103,6 @@ def check_page_size(page_size: int) -> int:
 
 
 @dataclass(frozen=True)
-class AppToken:
-    """An app access token and when (local monotonic clock) it was obtained."""
-
-    access_token: str
-    lifetime_s: float
-    obtained_at: float
-
-    def needs_refresh(self, now: float) -> bool:
-        """True when less than :data:`REFRESH_WHEN_LEFT` of the lifetime remains."""
-        left = self.obtained_at + self.lifetime_s - now
-        return left < self.lifetime_s * REFRESH_WHEN_LEFT
-
-
-@dataclass(frozen=True)
 class StreamPage:
     """One page of the live-streams snapshot."""
 
@@ -125,7 +111,7 @@ class StreamPage:
     rows: list[dict[str, Any]]
 
 
-class AppTokenAuth:
+class AppTokenAuth(CachedTokenAuth):
     """OAuth client-credentials token for Helix (A1): cached, renewed early, renewed after a 401."""
 
     def __init__(
@@ -136,39 +122,23 @@ class AppTokenAuth:
         client_secret: str,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(client_secret, monotonic)
         self._http = http
         self._token_url = f"{auth_base_url.rstrip('/')}/oauth2/token"
         self.client_id = client_id
-        self._client_secret = client_secret
-        self._monotonic = monotonic
-        self._token: AppToken | None = None
-        self._lock = threading.Lock()
-        self.tokens_fetched = 0
 
-    def secrets(self) -> list[str]:
-        """Values no message may show: the client secret and the current token."""
-        token = self._token.access_token if self._token else ""
-        return [value for value in (self._client_secret, token) if value]
-
-    def token(self) -> str:
-        """A valid access token, fetched or renewed when needed."""
-        with self._lock:
-            if self._token is None or self._token.needs_refresh(self._monotonic()):
-                self._token = self._fetch()
-            return self._token.access_token
+    def needs_refresh(self, token: CachedToken, now: float) -> bool:
+        """True when less than :data:`REFRESH_WHEN_LEFT` of the lifetime remains."""
+        return token.seconds_left(now) < token.lifetime_s * REFRESH_WHEN_LEFT
 
     def headers(self) -> Mapping[str, str]:
         """Helix auth headers (A2): the token and the client it was minted for."""
         return {"Authorization": f"Bearer {self.token()}", "Client-Id": self.client_id}
 
-    def refresh(self, response: requests.Response) -> None:
-        """Renew the token after a 401, unless another thread already did since that request."""
-        sent = (response.request.headers.get("Authorization") or "").split(" ", 1)[-1]
-        with self._lock:
-            if self._token is None or self._token.access_token == sent:
-                self._token = self._fetch()
+    def sent_token(self, response: requests.Response) -> str:
+        return (response.request.headers.get("Authorization") or "").split(" ", 1)[-1]
 
-    def _fetch(self) -> AppToken:
+    def fetch(self) -> tuple[str, float]:
         form = {
             "client_id": self.client_id,
             "client_secret": self._client_secret,
@@ -196,9 +166,8 @@ class AppTokenAuth:
                 f"Twitch token endpoint answered an invalid expires_in ({lifetime!r}); check "
                 "TWITCH_AUTH_BASE_URL points at the Twitch OAuth host."
             )
-        self.tokens_fetched += 1
         logger.info("obtained a Twitch app access token (valid %d s)", int(lifetime))
-        return AppToken(token, float(lifetime), self._monotonic())
+        return token, float(lifetime)
 
     def _error_message(self, response: requests.Response) -> str:
         """The ``message`` of an id.twitch.tv error body (A1), redacted and short."""

@@ -54,7 +54,7 @@ validate: $(STAMP)
 	$(BIN)/etl-validate
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check etl_tasks tests benchmarks
+	$(BIN)/ruff check etl_tasks etl_sandbox tests benchmarks
 
 test: $(DEV_STAMP) browser lint
 	$(BIN)/python -m pytest -q

@@ -23,8 +23,8 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["etl_tasks", "etl_tasks.*"]),
-    package_data={"etl_tasks": ["**/*.sql", "**/*.xml", "**/*.html"]},
+    packages=find_packages(include=["etl_tasks", "etl_tasks.*", "etl_sandbox", "etl_sandbox.*"]),
+    package_data={"etl_tasks": ["**/*.sql", "**/*.xml", "**/*.html"], "etl_sandbox": ["**/*.xml", "**/*.json"]},
     install_requires=requirements("requirements.txt"),
     extras_require={
         "dev": ["pytest>=8", "ruff>=0.5"],
@@ -34,7 +34,7 @@ setup(
         "console_scripts": [
             "etl-run=etl_tasks.cli.run:main",
             "etl-validate=etl_tasks.cli.validate:main",
-            "etl-sandbox=etl_tasks.sandbox.server:main",
+            "etl-sandbox=etl_sandbox.server:main",
             "orquestrador-btg=etl_tasks.cli.orquestrador_btg:main",
             "etl-backfill=etl_tasks.cli.backfill:main",
             "etl-invalidate=etl_tasks.cli.invalidate:main",

@@ -16,9 +16,9 @@ import datetime as dt
 import os
 import sys
 
+from etl_sandbox.launcher import running_sandbox
 from etl_tasks.cli import run as etl_run
 from etl_tasks.cli.common import parse_date
-from etl_tasks.sandbox.launcher import running_sandbox
 
 DEMO_DATE = dt.date(2025, 4, 10)
 DEMO_WAREHOUSE = "sqlite:///output/warehouse/demo.db"

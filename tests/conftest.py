@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import luigi
 import pytest
 
-from etl_tasks.sandbox.launcher import SandboxProcess, start_sandbox
+from etl_sandbox.launcher import SandboxProcess, start_sandbox
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("ETL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

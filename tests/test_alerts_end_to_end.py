@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from httpfixture import Reply, ScriptedServer
-from test_alerts import smtp_server
-
 from tests.cli_helpers import project_env, run_command
+from tests.httpfixture import Reply, ScriptedServer
+from tests.test_alerts import smtp_server
 
 DATE = "2025-04-10"
 HOOK = "/hooks/e2e-secret-token-42"

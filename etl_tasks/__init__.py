@@ -25,8 +25,11 @@ def _install_default_config() -> None:
 
 _install_default_config()
 
+from etl_tasks.ops.lock import scope_luigi_process_lock  # noqa: E402
 from etl_tasks.run_all import ReportTask, RunAll  # noqa: E402
 from etl_tasks.tasks_index import TASK_CLASSES  # noqa: E402
+
+scope_luigi_process_lock()  # Luigi's own process lock per deployment, not per command line
 
 globals().update({cls.__name__: cls for cls in TASK_CLASSES})
 __all__ = ["ReportTask", "RunAll", *(cls.__name__ for cls in TASK_CLASSES)]

@@ -11,6 +11,7 @@ import luigi.retcodes
 from luigi.configuration import get_config
 
 from etl_tasks.errors import ConfigError
+from etl_tasks.ops.lock import scope_luigi_process_lock
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def run_luigi(task_args: list[str], workers: int = 1, scheduler_url: str | None 
     # Our entry points configured logging (console + dated file); Luigi adding its own console
     # handler on top would print every line twice.
     get_config().set("core", "no_configure_logging", "true")
+    scope_luigi_process_lock()  # [paths] output_dir may have changed since import
     argv = [*task_args, "--workers", str(workers)]
     argv += ["--scheduler-url", scheduler_url] if scheduler_url else ["--local-scheduler"]
     logger.info("running: luigi --module etl_tasks %s", " ".join(argv))

@@ -21,7 +21,7 @@ from etl_tasks.alerts import rerun_command_for, send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, parse_date, run_luigi, select_pipelines
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
-from etl_tasks.ops.lock import exit_if_locked
+from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING, exit_if_locked
 from etl_tasks.report import render_text, write_report
 from etl_tasks.run_all import build_report
 from etl_tasks.validate import run_checks
@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_CONFIG
     with exit_if_locked(pipelines, [date]):  # a concurrent run of this date exits 10 here
         code = run_luigi(["RunAll", "--date", date.isoformat()], args.workers, args.scheduler_url)
+    if code == EXIT_ALREADY_RUNNING:  # Luigi's own process lock: leave the date's report alone
+        logger.error("another luigi process of this deployment runs the same command; not run")
+        return code
     report = build_report(date, pipelines)
     directory = write_report(report)
     print(render_text(report), end="")

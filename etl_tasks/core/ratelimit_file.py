@@ -27,22 +27,21 @@ Times are the local wall clock (the same in every process on the host); server i
 used as differences (``Reset - Date``), so a server clock far from ours (the sandbox) does not
 matter. The directory is per host: on shared storage it works only where the filesystem honours
 ``flock`` across machines, so give each host its own directory or accept each host pacing alone.
+The bytes and their locking go through :class:`~etl_tasks.core.state_store.StateStore` (files
+today), so a shared service can hold the bucket once workers span hosts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import logging
 import math
-import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +52,7 @@ from etl_tasks.core.ratelimit import (
     RateLimitState,
     server_time,
 )
+from etl_tasks.core.state_store import FileStore, StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +141,16 @@ class FileStateStore:
     file, so threads of one process exclude each other as well as other processes.
     """
 
-    def __init__(self, directory: Path | str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        clock: Callable[[], float] = time.time,
+        backend: StateStore | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.clock = clock
+        # The locking and the bytes live in the deployment's state store (files today).
+        self.backend = backend or FileStore(self.directory, mode=0o600)
 
     def path_for(self, key: str) -> Path:
         """The file of bucket ``key``."""
@@ -157,12 +164,12 @@ class FileStateStore:
         ``change`` gets the current record (None when unknown) and returns the record to store
         (None forgets the bucket) and a value for the caller.
         """
-        with self._locked(key) as fd:
-            current = self._read(fd, key)
+        def on_bytes(raw: bytes) -> tuple[bytes | None, T]:
+            current = self._decode(raw, key)
             new, result = change(current)
-            if new != current:
-                self._write(fd, new)
-            return result
+            return (self._encode(new) if new != current else None), result
+
+        return self.backend.update(bucket_file_name(key), on_bytes)
 
     def record(self, key: str) -> BucketRecord | None:
         """The stored record of ``key`` (None when unknown)."""
@@ -189,21 +196,9 @@ class FileStateStore:
 
         self.update(key, replace)
 
-    # --- file plumbing ----------------------------------------------------------------------------
+    # --- encoding ---------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self, key: str) -> Iterator[int]:
-        path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor is closed
-            yield fd
-        finally:
-            os.close(fd)
-
-    def _read(self, fd: int, key: str) -> BucketRecord | None:
-        raw = os.pread(fd, os.fstat(fd).st_size, 0)
+    def _decode(self, raw: bytes, key: str) -> BucketRecord | None:
         if not raw.strip():
             return None
         try:
@@ -218,10 +213,8 @@ class FileStateStore:
             return None
 
     @staticmethod
-    def _write(fd: int, record: BucketRecord | None) -> None:
-        data = json.dumps(None if record is None else record.to_json()).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
+    def _encode(record: BucketRecord | None) -> bytes:
+        return json.dumps(None if record is None else record.to_json()).encode()
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -31,12 +31,16 @@ import re
 import shlex
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from luigi.configuration import get_config
+
 from etl_tasks.core.stage import output_root
+from etl_tasks.core.state_store import FileStore, Lease, StateStore
 from etl_tasks.errors import ConfigError, EtlError
 
 logger = logging.getLogger(__name__)
@@ -49,8 +53,8 @@ _COMMAND_MAX = 300
 # an empty file, so it rereads for at most this long before calling the holder unknown.
 _RECORD_WAIT_S = 0.5
 
-# Locks this process holds: path -> (descriptor, nesting depth).
-_HELD: dict[Path, tuple[int, int]] = {}
+# Locks this process holds: lock file -> (lease, nesting depth).
+_HELD: dict[Path, tuple[Lease, int]] = {}
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ def read_holder(path: Path, wait_s: float = _RECORD_WAIT_S) -> LockHolder | None
     deadline = time.monotonic() + wait_s
     while True:
         with contextlib.suppress(FileNotFoundError, ValueError, TypeError, KeyError):
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = json.loads(_store_of(path).lease_record(path.name))
             return LockHolder(
                 pid=int(document["pid"]),
                 host=str(document["host"]),
@@ -159,20 +163,24 @@ def current_holder(pipeline: str, date: dt.date, root: Path | None = None) -> Lo
     return holder
 
 
+def lock_store(root: Path | None = None) -> StateStore:
+    """The state store holding the run locks of a deployment (``<output>/locks/``)."""
+    base = Path(root) if root is not None else output_root()
+    return FileStore(base / LOCKS_DIR)
+
+
+def _store_of(path: Path) -> StateStore:
+    return FileStore(path.parent)
+
+
 def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> Path:
     path = lock_path(pipeline, date, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = path.resolve()
     if key in _HELD:
-        descriptor, depth = _HELD[key]
-        _HELD[key] = (descriptor, depth + 1)
+        lease, depth = _HELD[key]
+        _HELD[key] = (lease, depth + 1)
         return key
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(descriptor)
-        raise AlreadyRunningError(pipeline, date, read_holder(path), path) from None
     holder = LockHolder(
         pid=os.getpid(),
         host=socket.gethostname(),
@@ -180,29 +188,21 @@ def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> P
         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
     record = json.dumps({**asdict(holder), "pipeline": pipeline, "date": date.isoformat()})
-    try:
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, record.encode("utf-8") + b"\n", 0)
-    except OSError:  # e.g. a full disk: give the lock back rather than hold it unrecorded
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        os.close(descriptor)
-        raise
-    _HELD[key] = (descriptor, 1)
+    lease = lock_store(root).try_lease(path.name, record.encode("utf-8") + b"\n")
+    if lease is None:
+        raise AlreadyRunningError(pipeline, date, read_holder(path), path)
+    _HELD[key] = (lease, 1)
     logger.debug("lock taken: %s", path)
     return key
 
 
 def _release(key: Path) -> None:
-    descriptor, depth = _HELD[key]
+    lease, depth = _HELD[key]
     if depth > 1:
-        _HELD[key] = (descriptor, depth - 1)
+        _HELD[key] = (lease, depth - 1)
         return
     del _HELD[key]
-    # Empty the record first, so nobody reads a finished run as the holder.
-    with contextlib.suppress(OSError):
-        os.ftruncate(descriptor, 0)
-    fcntl.flock(descriptor, fcntl.LOCK_UN)
-    os.close(descriptor)
+    lease.release()
 
 
 @contextlib.contextmanager
@@ -236,6 +236,44 @@ def run_lock(
     """Hold the lock of one pipeline and date for the block (see :func:`run_locks`)."""
     with run_locks([pipeline], [date], root=root, command=command) as paths:
         yield paths[0]
+
+
+def deployment_key(root: Path | None = None) -> str:
+    """What tells this deployment from another on the host: ``[paths] deployment`` when set,
+    else ``out-`` and a short hash of the absolute output directory."""
+    name = str(get_config().get("paths", "deployment", "") or "").strip()
+    if name:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:64]
+    base = Path(root) if root is not None else output_root()
+    return "out-" + hashlib.sha256(str(base.resolve()).encode()).hexdigest()[:12]
+
+
+def luigi_lock_dir(root: Path | None = None) -> Path:
+    """Where Luigi keeps its process lock for this deployment: ``<tmp>/luigi-<deployment>``.
+
+    Luigi's default (``<tmp>/luigi``) keys the lock on the command line alone, so two checkouts
+    running ``etl-run --date D`` at once would block each other. It stays under the temporary
+    directory because Luigi creates only the last directory level (``os.mkdir``)."""
+    return Path(tempfile.gettempdir()) / f"luigi-{deployment_key(root)}"
+
+
+_SCOPED_LUIGI_LOCK_DIR: str | None = None
+
+
+def scope_luigi_process_lock(root: Path | None = None) -> Path:
+    """Point ``[core] lock_pid_dir`` at this deployment's directory (unless set in luigi.cfg).
+
+    Called when ``etl_tasks`` is imported (plain ``luigi --module etl_tasks``) and again before
+    each run of ours, so a changed ``[paths] output_dir`` is followed."""
+    global _SCOPED_LUIGI_LOCK_DIR
+    config = get_config()
+    current = config.get("core", "lock_pid_dir", None)
+    if current is not None and current != _SCOPED_LUIGI_LOCK_DIR:
+        return Path(current)  # chosen by the user
+    scoped = str(luigi_lock_dir(root))
+    config.set("core", "lock_pid_dir", scoped)
+    _SCOPED_LUIGI_LOCK_DIR = scoped
+    return Path(scoped)
 
 
 @contextlib.contextmanager

@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from(dict(os.environ), args)
         server = build_server(args.seed, settings, port=args.port)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, OverflowError) as error:  # OverflowError: a port > 65535
         log.error("sandbox cannot start: %s", error)
         return 2
 

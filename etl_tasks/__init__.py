@@ -10,12 +10,14 @@ directory or ``LUIGI_CONFIG_PATH`` still override it.
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
-
-from luigi.configuration import LuigiConfigParser, get_config
 
 
 def _install_default_config() -> None:
+    # Imported here, inside the try below: importing Luigi reads LUIGI_CONFIG_PATH already.
+    from luigi.configuration import LuigiConfigParser, get_config
+
     default = Path(__file__).resolve().parent.parent / "luigi.cfg"
     paths = LuigiConfigParser._config_paths
     if default.is_file() and str(default) not in paths:
@@ -23,13 +25,20 @@ def _install_default_config() -> None:
         get_config().reload()
 
 
-_install_default_config()
+try:
+    _install_default_config()
+except configparser.Error as _error:  # a broken luigi.cfg: one line, not an import traceback
+    from etl_tasks.error_boundary import exit_unreadable_config
 
+    exit_unreadable_config(_error)
+
+from etl_tasks.error_boundary import install as install_error_boundary  # noqa: E402
 from etl_tasks.ops.lock import scope_luigi_process_lock  # noqa: E402
 from etl_tasks.run_all import ReportTask, RunAll  # noqa: E402
 from etl_tasks.tasks_index import TASK_CLASSES  # noqa: E402
 
 scope_luigi_process_lock()  # Luigi's own process lock per deployment, not per command line
+install_error_boundary()  # known errors in Luigi's logs and the `luigi` command: one line
 
 globals().update({cls.__name__: cls for cls in TASK_CLASSES})
 __all__ = ["ReportTask", "RunAll", *(cls.__name__ for cls in TASK_CLASSES)]

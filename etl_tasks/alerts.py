@@ -44,6 +44,7 @@ import luigi
 import requests
 
 from etl_tasks.config import env
+from etl_tasks.config_section import Section
 from etl_tasks.core.redact import redact
 from etl_tasks.report import RunReport, render_text, report_dir
 
@@ -57,7 +58,7 @@ WEBHOOK_MAX_ERRORS = 10
 WEBHOOK_MAX_ERROR_CHARS = 300
 
 
-class alerts(luigi.Config):
+class alerts(Section):
     """[alerts]: when to alert and the SMTP settings (secrets come from the environment)."""
 
     on_success = luigi.BoolParameter(

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import luigi
 from dotenv import load_dotenv
 
+from etl_tasks.config_section import Section
 from etl_tasks.errors import ConfigError
 
 _ENV_LOADED = False
@@ -87,7 +88,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class paths(luigi.Config):
+class paths(Section):
     """[paths]: where runtime data lives (relative paths are taken from the current directory)."""
 
     output_dir = luigi.Parameter(
@@ -100,14 +101,14 @@ class paths(luigi.Config):
     )
 
 
-class pipelines(luigi.Config):
+class pipelines(Section):
     """[pipelines]: which pipelines RunAll and the report cover."""
 
     twitch = luigi.BoolParameter(default=True, description="run the Twitch pipeline in RunAll")
     btg = luigi.BoolParameter(default=True, description="run the BTG pipeline in RunAll")
 
 
-class http(luigi.Config):
+class http(Section):
     """[http]: timeouts and retry policy shared by the API clients."""
 
     timeout_s = luigi.FloatParameter(default=30.0, description="connect+read timeout per request")
@@ -116,7 +117,7 @@ class http(luigi.Config):
     backoff_max_s = luigi.FloatParameter(default=60.0, description="longest backoff delay")
 
 
-class twitch(luigi.Config):
+class twitch(Section):
     """[twitch]: what the Twitch extract asks for."""
 
     page_size = luigi.IntParameter(

@@ -30,6 +30,7 @@ from etl_tasks.report import (
     sidecar_fingerprint,
     write_report,
 )
+from etl_tasks.valid_dates import DateParameter
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def build_report(date: dt.date, pipelines: Sequence[str] | None = None) -> RunRe
 class ReportTask(luigi.Task):
     """Add up the sidecars of every stage of the date into report.txt and report.json."""
 
-    date = luigi.DateParameter(description="report date (YYYY-MM-DD)")
+    date = DateParameter(description="report date (YYYY-MM-DD)")
 
     def requires(self) -> list[luigi.Task]:
         """The final loads of every enabled pipeline."""
@@ -99,7 +100,7 @@ class ReportTask(luigi.Task):
 class RunAll(luigi.WrapperTask):
     """Everything for one date: every enabled pipeline, then the report."""
 
-    date = luigi.DateParameter(description="date to process (YYYY-MM-DD)")
+    date = DateParameter(description="date to process (YYYY-MM-DD)")
 
     def requires(self) -> ReportTask:
         return ReportTask(date=self.date)

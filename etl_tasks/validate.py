@@ -14,6 +14,7 @@ from pathlib import Path
 from luigi.configuration import LuigiConfigParser, get_config
 
 from etl_tasks import config
+from etl_tasks.config_section import section_errors
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import EtlError
 
@@ -139,6 +140,8 @@ def check_config_files() -> list[Check]:
             "set log_level = INFO in [core]; DEBUG floods cron logs",
         )
     )
+    for section, problem in section_errors():  # values that would fail a task later
+        checks.append(Check(f"[{section}]", False, problem, "fix the value in luigi.cfg"))
     return checks
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import luigi
 
+from etl_tasks.config_section import Section
 
-class btg(luigi.Config):
+
+class btg(Section):
     """[btg]: report contract, polling policy and the cross-report check of the BTG pipeline."""
 
     page_size = luigi.IntParameter(

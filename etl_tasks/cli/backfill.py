@@ -31,6 +31,7 @@ from etl_tasks.alerts import send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, EXIT_OK, config_error_exit, parse_date
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
+from etl_tasks.error_boundary import guarded
 from etl_tasks.errors import ConfigError
 from etl_tasks.ops.backfill import FAILED, LOCKED, DateOutcome, Progress, run_backfill
 from etl_tasks.ops.dates import PIPELINE_CHOICES, schedule
@@ -113,6 +114,7 @@ def validated(pipelines: list[str]) -> bool:
     return not failed
 
 
+@guarded("etl-backfill", config_exit=3, failure_exit=40)
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

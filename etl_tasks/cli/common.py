@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 
@@ -12,6 +11,7 @@ from luigi.configuration import get_config
 
 from etl_tasks.errors import ConfigError
 from etl_tasks.ops.lock import scope_luigi_process_lock
+from etl_tasks.valid_dates import argparse_date
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +23,7 @@ EXIT_CONFIG = 3
 
 def parse_date(text: str) -> dt.date:
     """A YYYY-MM-DD date, or an argparse error that says what was expected."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2025-04-10"
-        ) from None
+    return argparse_date(text)  # also refuses dates outside 2000-01-01 .. a year from today
 
 
 def select_pipelines(names: list[str]) -> None:
@@ -54,6 +49,8 @@ def run_luigi(task_args: list[str], workers: int = 1, scheduler_url: str | None 
         luigi.retcodes.run_with_retcodes(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
+    except ValueError as error:  # Luigi's own settings ([core], [worker], [retcode]) are bad
+        raise ConfigError(f"luigi.cfg: {' '.join(str(error).split())}") from None
     return 0
 
 

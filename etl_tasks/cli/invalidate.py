@@ -30,6 +30,7 @@ from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, parse_d
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.core.stage import StageTask
+from etl_tasks.error_boundary import guarded
 from etl_tasks.errors import ConfigError, EtlError
 from etl_tasks.ops.dates import calendar_days
 from etl_tasks.ops.graph import TaskGraph
@@ -94,6 +95,7 @@ def locked_notes(plans: list[DatePlan], pipelines: list[str]) -> None:
                       "a real invalidation would refuse it (exit 10)")
 
 
+@guarded("etl-invalidate", config_exit=3, failure_exit=1)
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

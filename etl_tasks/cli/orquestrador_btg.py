@@ -52,9 +52,11 @@ from etl_tasks.calendar import business_days_back, today_in_sao_paulo
 from etl_tasks.cli.common import select_pipelines
 from etl_tasks.config import env, load_env, logs_root
 from etl_tasks.core.logs import setup_logging
+from etl_tasks.error_boundary import guarded
 from etl_tasks.errors import ConfigError
 from etl_tasks.ops.lock import exit_if_locked
 from etl_tasks.report import FAILED, PENDING, RunReport, collect_report, render_text
+from etl_tasks.valid_dates import FIRST_DATE, check_date
 
 logger = logging.getLogger("etl_tasks.orquestrador_btg")
 
@@ -156,12 +158,14 @@ def reference_date(data: str | None, dias_atras: int | None) -> dt.date:
         raise UsageError("use --data or --dias-atras, not both")
     if data is not None:
         try:
-            return dt.date.fromisoformat(data)
+            return check_date(dt.date.fromisoformat(data), "--data")
         except ValueError:
             raise UsageError(f"data inválida {data!r}: use YYYY-MM-DD, e.g. 2025-04-10") from None
     days = 1 if dias_atras is None else dias_atras
     if days < 0:
         raise UsageError(f"--dias-atras deve ser 0 ou mais, recebido {days}")
+    if days > (today() - FIRST_DATE).days:  # more business days than calendar days back to it
+        raise UsageError(f"--dias-atras {days} passa de {FIRST_DATE}: use um N menor")
     return business_days_back(days, today())
 
 
@@ -281,6 +285,7 @@ def summarize(run: RunPlan) -> RunReport:
     return report
 
 
+@guarded("orquestrador-btg", config_exit=1, prefix="não é possível executar: ", last_line="FALHA")
 def main(argv: Sequence[str] | None = None) -> int:
     load_env()
     log_path = setup_logging("orquestrador_btg", logs_root())

@@ -21,6 +21,7 @@ from etl_tasks.alerts import rerun_command_for, send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, parse_date, run_luigi, select_pipelines
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
+from etl_tasks.error_boundary import guarded
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING, exit_if_locked
 from etl_tasks.report import render_text, write_report
 from etl_tasks.run_all import build_report
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@guarded("etl-run", config_exit=3, failure_exit=40)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.workers < 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from etl_tasks.error_boundary import guarded
 from etl_tasks.run_all import enabled_pipelines
 from etl_tasks.validate import run_checks
 
@@ -34,6 +35,7 @@ def pipelines_from(choice: str | None) -> list[str]:
     return ["twitch", "btg"] if choice == "all" else [choice]
 
 
+@guarded("etl-validate", config_exit=1, failure_exit=1)
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     print("🔍 === VALIDAÇÃO DO SETUP ===")

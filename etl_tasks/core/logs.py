@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from etl_tasks.core.redact import RedactingFilter
+from etl_tasks.errors import ConfigError
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _MARK = "_etl_tasks_handler"
@@ -24,6 +25,17 @@ def log_file_path(logs_dir: Path, basename: str, day: dt.date | None = None) -> 
     return Path(logs_dir) / f"{basename}_{day:%Y%m%d}.log"
 
 
+def _open_log_file(path: Path) -> logging.FileHandler:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return logging.FileHandler(path, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write the log file {path} ({error.strerror or error}): set [paths] logs_dir "
+            "in luigi.cfg to a directory this user can write, or create it"
+        ) from None
+
+
 def setup_logging(
     basename: str, logs_dir: Path, console: bool = True, level: int = logging.INFO
 ) -> Path:
@@ -32,12 +44,11 @@ def setup_logging(
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     path = log_file_path(logs_dir, basename)
-    path.parent.mkdir(parents=True, exist_ok=True)
     formatter = logging.Formatter(LOG_FORMAT)
     redactor = RedactingFilter()
     existing = {getattr(h, _MARK, None) for h in root.handlers}
     if str(path) not in existing:
-        file_handler = logging.FileHandler(path, encoding="utf-8")
+        file_handler = _open_log_file(path)
         file_handler.setFormatter(formatter)
         file_handler.addFilter(redactor)
         setattr(file_handler, _MARK, str(path))

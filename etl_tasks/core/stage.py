@@ -34,6 +34,7 @@ from etl_tasks.core.targets import (
     partition_dir,
     sweep_temp_files,
 )
+from etl_tasks.valid_dates import DateParameter
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class StageOutput:
 class StageTask(luigi.Task):
     """One stage of one entity for one date, written as a dated Parquet partition."""
 
-    date = luigi.DateParameter(description="partition date (YYYY-MM-DD)")
+    date = DateParameter(description="partition date (YYYY-MM-DD)")
 
     pipeline: ClassVar[str] = ""
     stage: ClassVar[str] = ""  # "extract" | "transform" | "load" | "schema" | "report"

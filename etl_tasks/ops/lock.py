@@ -175,7 +175,13 @@ def _store_of(path: Path) -> StateStore:
 
 def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> Path:
     path = lock_path(pipeline, date, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create the lock directory {path.parent} ({error.strerror or error}): set "
+            "[paths] output_dir in luigi.cfg to a directory this user can write"
+        ) from None
     key = path.resolve()
     if key in _HELD:
         lease, depth = _HELD[key]

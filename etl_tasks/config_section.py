@@ -1,0 +1,73 @@
+"""Base of every ``luigi.cfg`` section class: a bad value is a ConfigError that names the key.
+
+    class http(Section):
+        timeout_s = luigi.FloatParameter(default=30.0)
+
+    http()    # with `[http] timeout_s = abc`: ConfigError: luigi.cfg [http] timeout_s = 'abc' ...
+
+Luigi reports it as ``ValueError: http[args=(), kwargs={}]: Error when parsing the default value
+of 'timeout_s'`` with the parse error only in its cause, and inside a task that is a traceback
+with exit 30. A ConfigError is one line everywhere (see :mod:`etl_tasks.error_boundary`) and is
+what ``etl-validate`` reports.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import luigi
+from luigi.configuration import get_config
+
+from etl_tasks.errors import ConfigError
+
+_PARAM = re.compile(r"default value of '(?P<name>\w+)'")
+
+
+class Section(luigi.Config):
+    """A ``luigi.Config`` whose unparsable values raise :class:`ConfigError`."""
+
+    @classmethod
+    def get_param_values(cls, params: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            return super().get_param_values(params, args, kwargs)
+        except ValueError as error:
+            raise ConfigError(bad_value_message(cls.get_task_family(), error)) from None
+
+
+def bad_value_message(section: str, error: ValueError) -> str:
+    """``luigi.cfg [twitch] page_size = 'abc' is not valid: invalid literal for int() ...``."""
+    match = _PARAM.search(str(error))
+    name = match["name"] if match else "?"
+    value = get_config().get(section, name, None)
+    cause = " ".join(str(error.__cause__ or error).split())
+    shown = f" = {value!r}" if value is not None else ""
+    return f"luigi.cfg [{section}] {name}{shown} is not valid: {cause}"
+
+
+def section_errors() -> list[tuple[str, str]]:
+    """``(section, message)`` for every known section holding a value that does not parse.
+
+    Covers our sections (every :class:`Section` subclass imported so far) and Luigi's own
+    ``[core]``, ``[worker]`` and ``[retcode]``, so ``etl-validate`` finds a typo before a run."""
+    import luigi.interface
+    import luigi.retcodes
+    import luigi.worker
+
+    classes: list[type[luigi.Config]] = []
+    pending: list[type[luigi.Config]] = [Section]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            classes.append(sub)
+            pending.append(sub)
+    classes += [luigi.interface.core, luigi.worker.worker, luigi.retcodes.retcode]
+    problems = []
+    for cls in classes:
+        try:
+            cls()
+        except ConfigError as error:
+            problems.append((cls.get_task_family(), str(error)))
+        except ValueError as error:
+            section = cls.get_task_family()
+            problems.append((section, bad_value_message(section, error)))
+    return problems

@@ -53,7 +53,7 @@ from etl_tasks.cli.common import select_pipelines
 from etl_tasks.config import env, load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.error_boundary import guarded
-from etl_tasks.errors import ConfigError
+from etl_tasks.errors import ConfigError, EtlError
 from etl_tasks.ops.lock import exit_if_locked
 from etl_tasks.report import FAILED, PENDING, RunReport, collect_report, render_text
 from etl_tasks.valid_dates import FIRST_DATE, check_date
@@ -314,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with exit_if_locked(["btg"], [run.date]):
         try:
             succeeded = run_graph(run, args.workers, args.scheduler_url)
+        except EtlError as error:  # e.g. a bad luigi.cfg value: one line, then FALHA
+            logger.error("execução interrompida: %s", error)
+            succeeded = False
         except Exception as error:  # a scheduler/configuration crash must still end in FALHA
             logger.exception("execução interrompida: %s", error)
             succeeded = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from urllib.parse import urlsplit
 
 SECRET_KEY_MARKERS = ("SECRET", "PASSWORD", "TOKEN")
@@ -25,10 +26,18 @@ def secret_values() -> list[str]:
         if any(marker in upper for marker in SECRET_KEY_MARKERS) and len(value) >= 4:
             secrets.add(value)
         if upper.endswith("_URL"):
-            password = urlsplit(value).password
+            password = _url_password(value)
             if password and len(password) >= 2:
                 secrets.add(password)
     return sorted(secrets, key=len, reverse=True)
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:  # e.g. "Invalid IPv6 URL": still find "user:password@" by hand
+        match = re.search(r"://[^/@:]*:([^@/]*)@", url)
+        return match.group(1) if match else None
 
 
 def redact(text: str, extra_secrets: list[str] | None = None) -> str:

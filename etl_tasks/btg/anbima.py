@@ -270,7 +270,7 @@ def iter_report_files(data: bytes, name: str) -> Iterator[tuple[str, bytes]]:
                       "request typeReport=3 so every file of the ZIP is ANBIMA XML")
             yield info.filename, member
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error,
-            NotImplementedError) as error:
+            NotImplementedError, RuntimeError) as error:  # RuntimeError: an encrypted member
         _fail(name, f"is not a readable ZIP archive ({error})",
               "the download is truncated or corrupt; request the report again")
 
@@ -295,7 +295,7 @@ def _parse_xml(data: bytes, source: str) -> Element:
     try:
         parser.Parse(data, True)
         return builder.close()
-    except expat.ExpatError as error:
+    except (expat.ExpatError, LookupError, ValueError) as error:  # LookupError: unknown encoding
         _fail(source, f"is not well-formed XML ({error})",
               "the file is truncated or corrupt; request the report again")
     except AssertionError:  # TreeBuilder.close() on an empty/unfinished document

@@ -11,6 +11,8 @@ directory or ``LUIGI_CONFIG_PATH`` still override it.
 from __future__ import annotations
 
 import configparser
+import contextlib
+import sys
 from pathlib import Path
 
 
@@ -33,11 +35,15 @@ except configparser.Error as _error:  # a broken luigi.cfg: one line, not an imp
     exit_unreadable_config(_error)
 
 from etl_tasks.error_boundary import install as install_error_boundary  # noqa: E402
+from etl_tasks.errors import EtlError  # noqa: E402
 from etl_tasks.ops.lock import scope_luigi_process_lock  # noqa: E402
 from etl_tasks.run_all import ReportTask, RunAll  # noqa: E402
 from etl_tasks.tasks_index import TASK_CLASSES  # noqa: E402
 
-scope_luigi_process_lock()  # Luigi's own process lock per deployment, not per command line
+# Luigi's own process lock per deployment (output directory), not per command line. An output
+# directory that cannot be created is reported by the run that needs it.
+with contextlib.suppress(EtlError):
+    scope_luigi_process_lock(create=Path(sys.argv[0] if sys.argv else "").name == "luigi")
 install_error_boundary()  # known errors in Luigi's logs and the `luigi` command: one line
 
 globals().update({cls.__name__: cls for cls in TASK_CLASSES})

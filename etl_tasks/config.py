@@ -95,10 +95,6 @@ class paths(Section):
         default="output", description="root of Parquet targets and reports"
     )
     logs_dir = luigi.Parameter(default="logs", description="directory of the daily log files")
-    deployment = luigi.Parameter(
-        default="",
-        description="name of this deployment for Luigi's process lock (default: the output dir)",
-    )
 
 
 class pipelines(Section):

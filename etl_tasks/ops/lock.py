@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -31,7 +30,6 @@ import re
 import shlex
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -244,42 +242,45 @@ def run_lock(
         yield paths[0]
 
 
-def deployment_key(root: Path | None = None) -> str:
-    """What tells this deployment from another on the host: ``[paths] deployment`` when set,
-    else ``out-`` and a short hash of the absolute output directory."""
-    name = str(get_config().get("paths", "deployment", "") or "").strip()
-    if name:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:64]
-    base = Path(root) if root is not None else output_root()
-    return "out-" + hashlib.sha256(str(base.resolve()).encode()).hexdigest()[:12]
+LUIGI_LOCK_DIR = "luigi"
 
 
 def luigi_lock_dir(root: Path | None = None) -> Path:
-    """Where Luigi keeps its process lock for this deployment: ``<tmp>/luigi-<deployment>``.
+    """Where Luigi keeps its process lock for this deployment: ``<output>/locks/luigi``.
 
     Luigi's default (``<tmp>/luigi``) keys the lock on the command line alone, so two checkouts
-    running ``etl-run --date D`` at once would block each other. It stays under the temporary
-    directory because Luigi creates only the last directory level (``os.mkdir``)."""
-    return Path(tempfile.gettempdir()) / f"luigi-{deployment_key(root)}"
+    running ``etl-run --date D`` at once would block each other; under the output directory, like
+    the run locks, two deployments never meet while two identical commands of one still do."""
+    base = Path(root) if root is not None else output_root()
+    return base.resolve() / LOCKS_DIR / LUIGI_LOCK_DIR
 
 
 _SCOPED_LUIGI_LOCK_DIR: str | None = None
 
 
-def scope_luigi_process_lock(root: Path | None = None) -> Path:
+def scope_luigi_process_lock(root: Path | None = None, *, create: bool = True) -> Path:
     """Point ``[core] lock_pid_dir`` at this deployment's directory (unless set in luigi.cfg).
 
-    Called when ``etl_tasks`` is imported (plain ``luigi --module etl_tasks``) and again before
-    each run of ours, so a changed ``[paths] output_dir`` is followed."""
+    Called when ``etl_tasks`` is imported (plain ``luigi --module etl_tasks``; ``create`` only in
+    that command, so importing creates nothing elsewhere) and again before each run of ours, so a
+    changed ``[paths] output_dir`` is followed. Luigi itself creates only the last level."""
     global _SCOPED_LUIGI_LOCK_DIR
     config = get_config()
     current = config.get("core", "lock_pid_dir", None)
     if current is not None and current != _SCOPED_LUIGI_LOCK_DIR:
         return Path(current)  # chosen by the user
-    scoped = str(luigi_lock_dir(root))
-    config.set("core", "lock_pid_dir", scoped)
-    _SCOPED_LUIGI_LOCK_DIR = scoped
-    return Path(scoped)
+    scoped = luigi_lock_dir(root)
+    if create:
+        try:
+            scoped.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot create the lock directory {scoped.parent} ({error.strerror or error}): "
+                "set [paths] output_dir in luigi.cfg to a directory this user can write"
+            ) from None
+    config.set("core", "lock_pid_dir", str(scoped))
+    _SCOPED_LUIGI_LOCK_DIR = str(scoped)
+    return scoped
 
 
 @contextlib.contextmanager

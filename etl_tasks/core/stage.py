@@ -114,15 +114,23 @@ class StageTask(luigi.Task):
     def expected_source(self) -> str | None:
         """Where this task's data must come from with the current configuration: its own API
         base URL (credentials removed), else the sources its upstream stages expect."""
+        return self._source(lambda task: task.expected_source())
+
+    def recorded_source(self) -> str | None:
+        """The source to write in this task's sidecar: its own API base URL, else the sources
+        its upstream stages recorded in theirs."""
+        return self._source(lambda task: getattr(task.partition().sidecar(), "source", None))
+
+    def _source(self, of_upstream: Callable[[StageTask], str | None]) -> str | None:
         own = self.api_source()
         if own is not None:
             return without_credentials(own)
-        upstream = {
+        found = {
             source
             for task in luigi.task.flatten(self.requires())
-            if isinstance(task, StageTask) and (source := task.expected_source()) is not None
+            if isinstance(task, StageTask) and (source := of_upstream(task)) is not None
         }
-        return ", ".join(sorted(upstream)) or None
+        return ", ".join(sorted(found)) or None
 
     def complete(self) -> bool:
         """Complete when the target exists and was made from the configured source: a partition
@@ -134,18 +142,16 @@ class StageTask(luigi.Task):
         self.check_source()
         return True
 
-    def recorded_source(self) -> str | None:
-        """The source to write in this task's sidecar: its own API base URL, else the sources
-        its upstream stages recorded."""
-        own = self.api_source()
-        if own is not None:
-            return without_credentials(own)
-        upstream = set()
+    def source_roots(self) -> list[str]:
+        """Families of the tasks that fetch this task's data from an API (the first extracts of
+        its chain): invalidating them rebuilds everything downstream, this task included."""
+        roots: set[str] = set()
         for task in luigi.task.flatten(self.requires()):
-            sidecar = task.partition().sidecar() if isinstance(task, StageTask) else None
-            if sidecar is not None and sidecar.source is not None:
-                upstream.add(sidecar.source)
-        return ", ".join(sorted(upstream)) or None
+            if isinstance(task, StageTask):
+                roots.update(task.source_roots())
+        if not roots and self.api_source() is not None:
+            roots.add(self.task_family)
+        return sorted(roots) or [self.task_family]
 
     def check_source(self) -> None:
         """Raise :class:`SourceMismatchError` when the sidecar's source is not the expected one."""
@@ -154,10 +160,14 @@ class StageTask(luigi.Task):
             return  # unknown source, or nothing was fetched (a skipped stage holds no data)
         expected = self.expected_source()
         if expected is not None and sidecar.source != expected:
+            day = self.date.isoformat()
+            commands = " and ".join(
+                f"etl-invalidate --date {day} --task {family}" for family in self.source_roots()
+            )
             error = SourceMismatchError(
-                f"{self.task_family} of {self.date.isoformat()} was made from {sidecar.source}, "
-                f"but the configured source is {expected}; to rebuild it from the new source run "
-                f"etl-invalidate --date {self.date.isoformat()} --task {self.task_family}"
+                f"{self.task_family} of {day} was made from {sidecar.source}, but the configured "
+                f"source is {expected}; to rebuild the date from the configured source run "
+                f"{commands}, then run the date again"
             )
             record_failure(self, error)
             raise error

@@ -33,7 +33,7 @@ from etl_tasks.ops.graph import TaskGraph
 from etl_tasks.ops.warehouse_view import WarehouseView
 from etl_tasks.report import report_dir
 from etl_tasks.run_all import ReportTask, RunAll
-from etl_tasks.warehouse.base import connect
+from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.tasks import LoadTask, SchemaTask
 
 REPORT_FILES = ("report.json", "report.txt")

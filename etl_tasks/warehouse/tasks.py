@@ -18,7 +18,9 @@ from etl_tasks.config import redact_url, warehouse_url
 from etl_tasks.core.stage import StageTask, record_failure, utc_now
 from etl_tasks.core.targets import PartitionTarget, sweep_temp_files
 from etl_tasks.errors import SourceMismatchError
-from etl_tasks.warehouse.base import LoadMarker, TableSpec, connect
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.interface import LoadMarker
+from etl_tasks.warehouse.model import TableSpec
 
 logger = logging.getLogger(__name__)
 

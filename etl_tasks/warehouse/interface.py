@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl_tasks.core.closing import Closing
 from etl_tasks.warehouse.model import TableSpec
 
 
@@ -33,7 +34,7 @@ class LoadMarker:
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
 
-class Warehouse(ABC):
+class Warehouse(Closing, ABC):
     """A connection to one warehouse database (one URL)."""
 
     dialect: str = ""
@@ -80,8 +81,3 @@ class Warehouse(ABC):
     def close(self) -> None:
         """Close the connection."""
 
-    def __enter__(self) -> Warehouse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

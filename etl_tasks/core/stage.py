@@ -145,13 +145,18 @@ class StageTask(luigi.Task):
     def source_roots(self) -> list[str]:
         """Families of the tasks that fetch this task's data from an API (the first extracts of
         its chain): invalidating them rebuilds everything downstream, this task included."""
-        roots: set[str] = set()
-        for task in luigi.task.flatten(self.requires()):
-            if isinstance(task, StageTask):
-                roots.update(task.source_roots())
+        return sorted(self._api_roots()) or [self.task_family]
+
+    def _api_roots(self) -> set[str]:
+        roots = {
+            family
+            for task in luigi.task.flatten(self.requires())
+            if isinstance(task, StageTask)
+            for family in task._api_roots()
+        }
         if not roots and self.api_source() is not None:
             roots.add(self.task_family)
-        return sorted(roots) or [self.task_family]
+        return roots
 
     def check_source(self) -> None:
         """Raise :class:`SourceMismatchError` when the sidecar's source is not the expected one."""

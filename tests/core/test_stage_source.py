@@ -9,12 +9,19 @@ that command, the same run rebuilds the date from the second sandbox and records
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import sqlite3
 
+import pyarrow as pa
 import pytest
 
 from etl_sandbox.launcher import running_sandbox
+from etl_tasks.btg.load import BtgLoadPosicoes
+from etl_tasks.btg.transform_tasks import BtgTransformRentabilidade
 from etl_tasks.cli.invalidate import main as invalidate_main
+from etl_tasks.core.stage import StageOutput, StageTask
+from etl_tasks.errors import SourceMismatchError
 from etl_tasks.twitch.tasks import TwitchLoadStreams, final_tasks, stage_tasks
 from tests.luigi_helpers import build
 
@@ -61,7 +68,9 @@ def test_a_date_built_from_another_api_base_url_is_an_error_until_invalidated(
         assert failure is not None and failure.error_type == "SourceMismatchError"
         assert sandbox.twitch_api_url in failure.message
         assert other.twitch_api_url in failure.message
-        assert f"etl-invalidate --date {DATE} --task TwitchExtractStreams" in failure.message
+        assert failure.message.endswith(
+            f"run etl-invalidate --date {DATE} --task TwitchExtractStreams, then run the date again"
+        )
         assert twitch_requests(other) == 0
         assert streams_rows(workdir) == rows
         assert sources(DATE) == first
@@ -72,3 +81,61 @@ def test_a_date_built_from_another_api_base_url_is_an_error_until_invalidated(
         assert twitch_requests(other) > 0
         assert set(sources(DATE).values()) == {other.twitch_api_url}
         assert TwitchLoadStreams(date=DATE).partition().failure() is None
+
+
+class Fetched(StageTask):
+    """An extract-like stage whose API base URL comes from the environment."""
+
+    pipeline, stage, entity = "demo", "extract", "fetched"
+
+    def api_source(self) -> str | None:
+        return os.environ["DEMO_BASE_URL"]
+
+    def produce(self) -> StageOutput:
+        table = pa.table({"n": pa.array([1], pa.int64())})
+        return StageOutput(table.schema, [table])
+
+
+class Nothing(Fetched):
+    """The same, but skipped (no data fetched)."""
+
+    entity = "nothing"
+
+    def produce(self) -> StageOutput:
+        return StageOutput(pa.schema([("n", pa.int64())]), [], skip_reason="holiday")
+
+
+class Derived(StageTask):
+    pipeline, stage, entity = "demo", "transform", "derived"
+
+    def requires(self) -> dict[str, StageTask]:
+        return {"fetched": Fetched(date=self.date), "nothing": Nothing(date=self.date)}
+
+    def produce(self) -> StageOutput:
+        return StageOutput(pa.schema([("n", pa.int64())]), [])
+
+
+def test_mismatch_rules_without_an_api(workdir, monkeypatch) -> None:
+    monkeypatch.setenv("DEMO_BASE_URL", "http://one.test/api/")
+    assert build(Derived(date=DATE)).ok
+    assert Derived(date=DATE).output().meta().source == "http://one.test/api"
+    monkeypatch.setenv("DEMO_BASE_URL", "http://one.test/api")  # the same source, spelt so
+    assert Derived(date=DATE).complete()
+    monkeypatch.setenv("DEMO_BASE_URL", "http://two.test/api")
+    assert Nothing(date=DATE).complete()  # skipped: holds no data, nothing to mistake
+    with pytest.raises(SourceMismatchError, match="--task Fetched and etl-invalidate --date"):
+        Derived(date=DATE).complete()
+    # A sidecar written before sources were recorded is accepted.
+    meta = Derived(date=DATE).partition().meta_path
+    document = json.loads(meta.read_text())
+    document.pop("source")
+    meta.write_text(json.dumps(document))
+    assert Derived(date=DATE).complete()
+
+
+def test_invalidate_commands_name_the_first_extracts() -> None:
+    assert TwitchLoadStreams(date=DATE).source_roots() == ["TwitchExtractStreams"]
+    assert BtgLoadPosicoes(date=DATE).source_roots() == [
+        "BtgExtractCarteira", "BtgExtractRentabilidade"  # through the cross-check
+    ]
+    assert BtgTransformRentabilidade(date=DATE).source_roots() == ["BtgExtractRentabilidade"]

@@ -158,22 +158,30 @@ class StageTask(luigi.Task):
             roots.add(self.task_family)
         return roots
 
-    def check_source(self) -> None:
-        """Raise :class:`SourceMismatchError` when the sidecar's source is not the expected one."""
+    def source_mismatch(self) -> SourceMismatchError | None:
+        """The error to raise when this task's sidecar was made from another source than the
+        configured one, else None (reads only: safe for status views)."""
         sidecar = self.partition().sidecar()
         if sidecar is None or sidecar.source is None or sidecar.skipped:
-            return  # unknown source, or nothing was fetched (a skipped stage holds no data)
+            return None  # unknown source, or nothing was fetched (a skipped stage holds no data)
         expected = self.expected_source()
-        if expected is not None and sidecar.source != expected:
-            day = self.date.isoformat()
-            commands = " and ".join(
-                f"etl-invalidate --date {day} --task {family}" for family in self.source_roots()
-            )
-            error = SourceMismatchError(
-                f"{self.task_family} of {day} was made from {sidecar.source}, but the configured "
-                f"source is {expected}; to rebuild the date from the configured source run "
-                f"{commands}, then run the date again"
-            )
+        if expected is None or sidecar.source == expected:
+            return None
+        day = self.date.isoformat()
+        commands = " and ".join(
+            f"etl-invalidate --date {day} --task {family}" for family in self.source_roots()
+        )
+        return SourceMismatchError(
+            f"{self.task_family} of {day} was made from {sidecar.source}, but the configured "
+            f"source is {expected}; to rebuild the date from the configured source run "
+            f"{commands}, then run the date again"
+        )
+
+    def check_source(self) -> None:
+        """Record and raise :meth:`source_mismatch` (Luigi passes complete() errors to no event
+        handler, so the failure is recorded here for the report)."""
+        error = self.source_mismatch()
+        if error is not None:
             record_failure(self, error)
             raise error
 

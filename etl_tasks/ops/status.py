@@ -79,6 +79,9 @@ def _schema_state(task: SchemaTask, view: WarehouseView) -> TaskState:
 
 def task_state(task: StageTask, view: WarehouseView, today: dt.date | None = None) -> TaskState:
     """The plan state of one stage task."""
+    mismatch = task.source_mismatch()
+    if mismatch is not None:
+        return TaskState(task, FAILED, str(mismatch))
     if isinstance(task, SchemaTask):
         return _schema_state(task, view)
     target = task.output()

@@ -22,6 +22,8 @@ from etl_tasks.btg.transform_tasks import BtgTransformRentabilidade
 from etl_tasks.cli.invalidate import main as invalidate_main
 from etl_tasks.core.stage import StageOutput, StageTask
 from etl_tasks.errors import SourceMismatchError
+from etl_tasks.ops.status import FAILED, task_state
+from etl_tasks.ops.warehouse_view import WarehouseView
 from etl_tasks.twitch.tasks import TwitchLoadStreams, final_tasks, stage_tasks
 from tests.luigi_helpers import build
 
@@ -61,6 +63,11 @@ def test_a_date_built_from_another_api_base_url_is_an_error_until_invalidated(
         other.control("clock", {"now": "2025-04-10T15:00:00Z"})
         for key, value in other.client_env().items():
             monkeypatch.setenv(key, value)
+
+        # The plan view (etl-backfill --plan) shows it, reading only.
+        state = task_state(TwitchLoadStreams(date=DATE), WarehouseView())
+        assert state.symbol == FAILED and "etl-invalidate" in (state.note or "")
+        assert TwitchLoadStreams(date=DATE).partition().failure() is None
 
         refused = build(*final_tasks(DATE))
         assert not refused.ok

@@ -27,8 +27,9 @@ Workers then use it with ``luigi --module etl_tasks RunAll --date D --scheduler-
 http://127.0.0.1:8082 --workers N`` (or ``etl-run --scheduler-url ...``).
 
 Exit codes: 0 ok (also after a clean shutdown by SIGTERM/SIGINT; with ``--background``, once
-luigid has detached); 2 bad arguments or a refused address; 3 the port is in use; 10 the
-``--background`` scheduler of this pid file is already running.
+luigid has detached: a daemon that then fails, e.g. on a busy port, says why in
+``<logdir>/luigi-server-<date>.err``); 2 bad arguments or a refused address; 3 the port is in use
+(foreground); 10 the ``--background`` scheduler of this pid file is already running.
 """
 
 from __future__ import annotations
@@ -113,16 +114,25 @@ def configure_history(enabled: bool, database: Path) -> None:
         config.set("task_history", "db_connection", f"sqlite:///{database}".replace("%", "%%"))
 
 
+def private_directory(path: Path) -> Path:
+    """``path`` created and readable by its owner only: luigid's daemon mode runs with umask 0,
+    so the files it creates (the state pickle it loads at start-up, the pid file, its logs) are
+    world-writable; a private directory keeps other users away from them."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def luigid_argv(args: argparse.Namespace) -> list[str]:
     """luigid's own options, with this project's defaults filled in (absolute paths: a daemon
     must not depend on the directory it was started from)."""
-    directory = (output_root() / "luigid").resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private_directory((output_root() / "luigid").resolve())
     argv = ["--address", args.address, "--port", str(args.port)]
     argv += ["--state-path", str(Path(args.state_path or directory / "luigi-state.pickle"))]
     if args.background:
         argv += ["--background", "--pidfile", str(Path(args.pidfile or directory / "luigid.pid"))]
-        argv += ["--logdir", str(Path(args.logdir or logs_root() / "luigid").resolve())]
+        logdir = Path(args.logdir) if args.logdir else private_directory(logs_root() / "luigid")
+        argv += ["--logdir", str(logdir.resolve())]
     else:
         argv += ["--pidfile", args.pidfile] if args.pidfile else []
         argv += ["--logdir", args.logdir] if args.logdir else []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import stat
 import subprocess
 from pathlib import Path
 
@@ -129,6 +130,8 @@ def test_background_with_history_refuses_a_second_one_and_a_busy_port(project) -
         assert pid != dead.pid and process_alive(pid)
         assert requests.get(f"{url}/history", timeout=10).status_code == 200
         assert (directory / "output" / "luigid" / "history.db").is_file()
+        for private in (directory / "output" / "luigid", directory / "logs" / "luigid"):
+            assert stat.S_IMODE(private.stat().st_mode) == 0o700, private  # daemon umask is 0
         again = scheduler_command(directory, env, "--port", str(free_port()), "--background")
         assert again.code == 10 and f"already running (pid {pid}" in again.stderr
         port = url.rsplit(":", 1)[1]

@@ -3,8 +3,10 @@ files, notes, and which of sidecar and failure record is the current state."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -87,3 +89,18 @@ def test_a_failure_newer_than_the_sidecar_is_the_state(workdir) -> None:
 def test_without_credentials() -> None:
     assert without_credentials("http://u:p@127.0.0.1:8080/btg/") == "http://127.0.0.1:8080/btg"
     assert without_credentials("https://api.twitch.tv/helix") == "https://api.twitch.tv/helix"
+
+
+def test_only_the_stage_template_touches_sidecar_files() -> None:
+    """Everything else reads through the typed functions (invalidation only deletes files)."""
+    allowed = {"core/stage.py", "core/targets.py", "core/sidecar.py", "ops/invalidation.py"}
+    names = {"meta_path", "failed_path", "META_FILE", "FAILED_FILE"}
+    package = Path(__file__).resolve().parents[2] / "etl_tasks"
+    offenders = []
+    for path in package.rglob("*.py"):
+        relative = path.relative_to(package).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            used = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+            if used in names and relative not in allowed:
+                offenders.append(f"{relative}:{node.lineno} {used}")
+    assert offenders == []

@@ -5,6 +5,8 @@ temporary name in the same directory and renamed into place, the sidecar last, s
 complete exactly when its sidecar exists: a crash leaves nothing Luigi would take as done, and the
 temporary files it leaves behind never block a rerun (they are swept on the next write).
 A failed run leaves ``_failed.json`` instead, which the report reads and the next success removes.
+What the two files hold is typed in :mod:`etl_tasks.core.sidecar`; :meth:`PartitionTarget.meta`,
+``sidecar()``, ``failure()`` and ``record()`` read them.
 """
 
 from __future__ import annotations

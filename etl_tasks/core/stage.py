@@ -114,7 +114,13 @@ class StageTask(luigi.Task):
     def expected_source(self) -> str | None:
         """Where this task's data must come from with the current configuration: its own API
         base URL (credentials removed), else the sources its upstream stages expect."""
-        return self._source(lambda task: task.expected_source())
+        return self._expected_source({})
+
+    def _expected_source(self, memo: dict[str, str | None]) -> str | None:
+        # Memoised per call: upstream graphs share their extracts (a diamond is walked once).
+        if self.task_id not in memo:
+            memo[self.task_id] = self._source(lambda task: task._expected_source(memo))
+        return memo[self.task_id]
 
     def recorded_source(self) -> str | None:
         """The source to write in this task's sidecar: its own API base URL, else the sources

@@ -1,26 +1,33 @@
-"""The run report of one date: collected from the stage sidecars, rendered as text and JSON.
+"""The state of one date: every registered pipeline, read from the stage sidecars, as text and JSON.
 
-The text keeps the layout of the original Twitch orchestrator guide (the "RELATÓRIO FINAL DE
+``report.txt`` keeps the layout of the original Twitch orchestrator guide (the "RELATÓRIO FINAL DE
 EXECUÇÃO" block: start, end, total duration, EXTRACT/TRANSFORM/LOAD with status, duration and
-records, totals, records per second, the error list or "NENHUM ERRO ENCONTRADO"), followed by a
-per-pipeline and a per-task table. ``report.json`` carries the same numbers.
+records as the guide adds them up, totals, records per second, the error list or "NENHUM ERRO
+ENCONTRADO"), plus the wall-clock of the last run that changed the date, a line per pipeline
+(a pipeline never run shows NOT RUN, never disappears) and a per-task table with each task's
+notes. ``report.json`` carries the same numbers.
 
-Everything is read from disk (``_meta.json`` / ``_failed.json``), never from memory, so the report
-is right whether the stages ran in this process, in ``--workers N`` subprocesses, or in
-earlier runs.
+A report is the *state* of the date, not the record of one command: whichever command ran
+(``etl-run``, ``orquestrador-btg``, ``etl-backfill``, ``etl-invalidate``, plain ``luigi``), the
+report is recomputed from disk (``_meta.json`` / ``_failed.json``) when something about the date
+changed, so it is right whether the stages ran in this process, in ``--workers N`` subprocesses,
+or in earlier runs. What one command did is its run record (``etl_tasks.ops.runs``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from etl_tasks import pipelines as registry
 from etl_tasks.core.redact import redact
 from etl_tasks.core.stage import StageTask, output_root, utc_now
 from etl_tasks.core.targets import atomic_write_bytes, atomic_write_json, read_json
@@ -32,6 +39,8 @@ STAGE_TITLES = {"extract": "📥 EXTRACT", "transform": "🔄 TRANSFORM", "load"
 
 # Task and run statuses.
 DONE, SKIPPED, FAILED, PENDING = "SUCCESS", "SKIPPED", "FAILED", "NOT RUN"
+INCOMPLETE = "INCOMPLETE"
+COMPLETE_STATUSES = (DONE, SKIPPED)
 
 
 @dataclass
@@ -49,6 +58,8 @@ class TaskRecord:
     finished_at: str | None = None
     error: str | None = None
     skip_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+    failed_run_id: str | None = None
 
 
 @dataclass
@@ -62,12 +73,13 @@ class StageSummary:
 
 @dataclass
 class RunReport:
-    """The report of one date over the given pipelines."""
+    """The state of one date over ``pipelines`` (every registered one for a written report)."""
 
     date: str
     pipelines: list[str]
     tasks: list[TaskRecord]
     generated_at: str = field(default_factory=lambda: utc_now().isoformat())
+    last_run: dict[str, Any] | None = None  # the run record of the last command that changed it
 
     @property
     def errors(self) -> list[str]:
@@ -75,16 +87,43 @@ class RunReport:
             f"[{t.task_family} {self.date}] {t.error}" for t in self.tasks if t.status == FAILED
         ]
 
+    # A run's scope is strict: any of its tasks not run makes it NOT RUN / INCOMPLETE. The state of
+    # a date is not: a pipeline with nothing on disk shows NOT RUN but does not make the date
+    # incomplete (a deployment may never use it), unless nothing at all ran.
+    strict: bool = False
+
     @property
     def status(self) -> str:
-        statuses = {t.status for t in self.tasks}
-        if FAILED in statuses:
+        if self.strict:
+            return date_status([t.status for t in self.tasks])
+        ran = [s for s in map(self.pipeline_status, self.pipelines) if s != PENDING]
+        if not ran:
+            return PENDING
+        if FAILED in ran:
             return FAILED
-        if PENDING in statuses:
-            return "INCOMPLETE"
-        if statuses and statuses <= {SKIPPED}:
-            return SKIPPED
-        return DONE
+        if INCOMPLETE in ran:
+            return INCOMPLETE
+        return SKIPPED if set(ran) == {SKIPPED} else DONE
+
+    def pipeline_status(self, pipeline: str) -> str:
+        """SUCCESS / SKIPPED / FAILED / INCOMPLETE / NOT RUN of one pipeline on this date.
+
+        A schema check counts only when it failed: its tables may exist from another date, which
+        says nothing about whether this date ran."""
+        return date_status([
+            t.status for t in self.tasks
+            if t.pipeline == pipeline and (t.stage != "schema" or t.status == FAILED)
+        ])
+
+    def only(self, pipelines: Sequence[str], tasks: Sequence[str] | None = None) -> RunReport:
+        """The same date restricted to ``pipelines`` (and to the task families ``tasks``, when
+        given): what one run covered, for its success rule and its alert."""
+        chosen = [p for p in self.pipelines if p in pipelines]
+        kept = [
+            t for t in self.tasks
+            if t.pipeline in chosen and (tasks is None or t.task_family in tasks)
+        ]
+        return RunReport(self.date, chosen, kept, self.generated_at, self.last_run, strict=True)
 
     def stage_summary(self, stage: str, pipeline: str | None = None) -> StageSummary:
         tasks = [t for t in self.tasks if t.stage == stage and pipeline in (None, t.pipeline)]
@@ -130,6 +169,7 @@ class RunReport:
             pipelines=list(document.get("pipelines") or []),
             tasks=tasks,
             generated_at=str(document.get("generated_at") or utc_now().isoformat()),
+            last_run=document.get("last_run"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +177,7 @@ class RunReport:
             "date": self.date,
             "pipelines": self.pipelines,
             "status": self.status,
+            "pipeline_status": {p: self.pipeline_status(p) for p in self.pipelines},
             "generated_at": self.generated_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -150,8 +191,36 @@ class RunReport:
             },
             "errors": self.errors,
             "tasks": [asdict(t) for t in self.tasks],
+            "last_run": self.last_run,
+            "rerun_command": self.rerun_command(),
             "fingerprint": sidecar_fingerprint(self.tasks),
         }
+
+    def problem_pipelines(self) -> list[str]:
+        """Pipelines that failed or stopped half-way on this date (not the ones never run)."""
+        return [p for p in self.pipelines if self.pipeline_status(p) in (FAILED, INCOMPLETE)]
+
+    def rerun_command(self) -> str | None:
+        """The command that resumes the problem pipelines of the date, when there are any."""
+        problems = [p for p in self.problem_pipelines() if p in registry.names()]
+        if not problems:
+            return None
+        return registry.rerun_command(dt.date.fromisoformat(self.date), problems)
+
+
+def date_status(statuses: Sequence[str]) -> str:
+    """The status of a date (or of one pipeline on it) from its tasks' statuses: any failure
+    fails it; nothing recorded is NOT RUN; some done and some not is INCOMPLETE."""
+    found = set(statuses)
+    if FAILED in found:
+        return FAILED
+    if not found or found == {PENDING}:
+        return PENDING
+    if PENDING in found:
+        return INCOMPLETE
+    if found == {SKIPPED}:
+        return SKIPPED
+    return DONE
 
 
 def combine_statuses(statuses: Sequence[str]) -> str:
@@ -170,8 +239,12 @@ def combine_statuses(statuses: Sequence[str]) -> str:
     return DONE
 
 
-def task_record(task: StageTask) -> TaskRecord:
-    """Read one task's sidecar (or failure file) into a :class:`TaskRecord`."""
+def task_record(task: StageTask, no_run_reason: str | None = None) -> TaskRecord:
+    """Read one task's sidecar (or failure file) into a :class:`TaskRecord`.
+
+    A failure file counts only while it is newer than the task's last success (a later success
+    or a later successful completeness check removes it: ``etl_tasks.core.stage``). A task of a
+    pipeline that has no run on the date (``no_run_reason``) and nothing on disk is SKIPPED."""
     partition = task.partition()
     record = TaskRecord(task.pipeline, task.stage, task.entity, task.task_family, PENDING)
     meta = read_json(partition.meta_path)
@@ -185,12 +258,16 @@ def task_record(task: StageTask) -> TaskRecord:
         record.duration_s = float(meta.get("duration_s") or 0.0)
         record.started_at, record.finished_at = meta.get("started_at"), meta.get("finished_at")
         record.skip_reason = meta.get("skip_reason")
+        record.notes = [str(note) for note in (meta.get("extra") or {}).get("notes") or []]
     if failed is not None and (
         meta is None or failed["failed_at"] > (meta.get("finished_at") or "")
     ):
         record.status = FAILED
         record.error = redact(f"{failed.get('error_type')}: {failed.get('message')}")
         record.finished_at = failed.get("failed_at")
+        record.failed_run_id = failed.get("run_id")
+    if record.status == PENDING and no_run_reason:
+        record.status, record.skip_reason = SKIPPED, f"no run due: {no_run_reason}"
     return record
 
 
@@ -207,11 +284,23 @@ def collect_report(
 ) -> RunReport:
     """Build the report of ``date`` from the sidecars of ``tasks``."""
     order = {stage: i for i, stage in enumerate(STAGES)}
+    reasons = {name: registry.get(name).no_run_reason(date) for name in pipelines}
     records = sorted(
-        (task_record(t) for t in tasks),
+        (task_record(t, reasons.get(t.pipeline)) for t in tasks),
         key=lambda r: (list(pipelines).index(r.pipeline), order.get(r.stage, 9), r.entity),
     )
     return RunReport(date=date.isoformat(), pipelines=list(pipelines), tasks=records)
+
+
+def date_tasks(date: dt.date, pipelines: Sequence[str] | None = None) -> list[StageTask]:
+    """Every stage task of ``date`` in ``pipelines`` (default: every registered pipeline)."""
+    chosen = registry.names() if pipelines is None else registry.ordered(pipelines)
+    return [task for name in chosen for task in registry.get(name).stage_tasks(date)]
+
+
+def date_state(date: dt.date) -> RunReport:
+    """The state of ``date``: every registered pipeline, as the sidecars say right now."""
+    return collect_report(date, registry.names(), date_tasks(date))
 
 
 def _format_time(iso: str | None) -> str:
@@ -219,6 +308,16 @@ def _format_time(iso: str | None) -> str:
         return "-"
     return (
         dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+
+
+def _last_run_line(run: dict[str, Any] | None) -> str:
+    if not run:
+        return "   • Última execução: -"
+    return (
+        f"   • Última execução: {run.get('command')} ({', '.join(run.get('pipelines') or [])}), "
+        f"id {run.get('run_id')}, relógio {float(run.get('wall_clock_s') or 0.0):.2f}s, "
+        f"{len(run.get('tasks_run') or [])} tarefas executadas, saída {run.get('exit_code')}"
     )
 
 
@@ -233,6 +332,7 @@ def render_text(report: RunReport) -> str:
         f"   • Início: {_format_time(report.started_at)}",
         f"   • Fim: {_format_time(report.finished_at)}",
         f"   • Duração Total: {total:.2f}s ({total / 60:.2f} min)",
+        _last_run_line(report.last_run),
         "",
         "📊 ESTATÍSTICAS POR ETAPA:",
     ]
@@ -263,13 +363,15 @@ def render_text(report: RunReport) -> str:
         for stage in STAGES:
             s = report.stage_summary(stage, pipeline)
             parts.append(f"{stage} {s.status} {s.records} rows {s.duration_s:.2f}s")
-        lines.append(f"   {pipeline:<7} " + " | ".join(parts))
+        status = report.pipeline_status(pipeline)
+        lines.append(f"   {pipeline:<7} {status:<10} " + " | ".join(parts))
     lines += ["", "TAREFAS:", f"   {'task':<28} {'status':<9} {'rows':>10} {'seconds':>9}  note"]
     for t in report.tasks:
         note = t.error or (f"skipped: {t.skip_reason}" if t.skip_reason else "")
         lines.append(
             f"   {t.task_family:<28} {t.status:<9} {t.rows:>10} {t.duration_s:>9.2f}  {note}"
         )
+        lines += [f"      · {text}" for text in t.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -278,19 +380,53 @@ def report_dir(date: dt.date) -> Path:
     return output_root() / "reports" / f"date={date.isoformat()}"
 
 
-def write_report(report: RunReport) -> Path:
+@contextlib.contextmanager
+def report_lock(date: dt.date) -> Iterator[None]:
+    """Serialise "compute the state, write it" of one date between processes (``--workers N``
+    children and concurrent commands), so the last write is never an older view."""
+    directory = report_dir(date)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_report(report: RunReport, status_page: bool = True) -> Path:
     """Write ``report.json`` and ``report.txt`` atomically, then refresh the status page
     (``<output>/reports/index.html``); returns the report directory."""
     directory = report_dir(dt.date.fromisoformat(report.date))
     atomic_write_json(directory / "report.json", report.to_json())
     atomic_write_bytes(directory / "report.txt", render_text(report).encode("utf-8"))
+    if status_page:
+        rebuild_status_page()
+    return directory
+
+
+def rebuild_status_page() -> None:
+    """Rebuild ``<output>/reports/index.html``; a problem is logged, never raised (the page is a
+    convenience and must not fail a run)."""
     from etl_tasks.status_page import build_status_page
 
     try:
         build_status_page(output_root())
-    except Exception:  # the page is a convenience: never fail a run over it
+    except Exception:
         logger.exception("could not rebuild the status page")
-    return directory
+
+
+def refresh_report(
+    date: dt.date, last_run: dict[str, Any] | None = None, status_page: bool = True
+) -> RunReport:
+    """Recompute the state of ``date`` from disk and write it, keeping the last run record
+    already written unless ``last_run`` replaces it; returns the state."""
+    with report_lock(date):
+        state = date_state(date)
+        written = read_report(date)
+        state.last_run = last_run or (written or {}).get("last_run")
+        write_report(state, status_page)
+    return state
 
 
 def read_report(date: dt.date) -> dict[str, Any] | None:

@@ -6,8 +6,8 @@
     etl-invalidate --task BtgExtractCarteira --start 2025-04-01 --end 2025-04-30
     python -m etl_tasks.cli.invalidate ...                                   # the same command
 
-The task is found in the ``RunAll`` graph of each date (the pipelines enabled in ``[pipelines]``)
-and everything that depends on it, transitively, is invalidated with it: e.g.
+The task is found in the ``RunAll`` graph of each date (every registered pipeline) and
+everything that depends on it, transitively, is invalidated with it: e.g.
 TwitchTransformClips → TwitchLoadClips → ReportTask. Removed: stage partitions (data, sidecar,
 failure file), the warehouse load markers (not the rows: the rerun's partition load replaces
 them), and the date's report files. The plan lists per date exactly what goes; ``--dry-run``
@@ -26,7 +26,8 @@ import datetime as dt
 import logging
 import sys
 
-from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, parse_date
+from etl_tasks import pipelines as registry
+from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, end_of_run, parse_date
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.core.stage import StageTask
@@ -35,8 +36,9 @@ from etl_tasks.ops.dates import calendar_days
 from etl_tasks.ops.graph import TaskGraph
 from etl_tasks.ops.invalidation import DatePlan, apply, plan_date, render_date
 from etl_tasks.ops.lock import current_holder, exit_if_locked
+from etl_tasks.ops.runs import RunRecord
 from etl_tasks.ops.warehouse_view import WarehouseView
-from etl_tasks.run_all import RunAll, enabled_pipelines
+from etl_tasks.run_all import RunAll
 
 logger = logging.getLogger("etl_tasks.invalidate")
 
@@ -101,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     load_env()
     setup_logging("etl", logs_root())
     try:
-        graph = TaskGraph.walk(RunAll(date=dates[0]))
+        graph = TaskGraph.walk(RunAll(date=dates[0], pipelines="all"))
         if args.task not in graph.families():
             return unknown_task_exit(args.task, graph.families())
         affected = graph.downstream(args.task)
         pipelines = sorted({t.pipeline for t in affected if isinstance(t, StageTask)})
-        pipelines = pipelines or enabled_pipelines()
+        pipelines = pipelines or registry.names()
         if args.dry_run:
             view = WarehouseView()
             plans = [plan_date(day, args.task, view) for day in dates]
@@ -114,8 +116,14 @@ def main(argv: list[str] | None = None) -> int:
             locked_notes(plans, pipelines)
             print("dry run: nothing was removed")
             return EXIT_OK
+        record = RunRecord.start(
+            "etl-invalidate", sys.argv[1:] if argv is None else argv, pipelines, dates
+        )
         with exit_if_locked(pipelines, dates):
-            return invalidate(dates, args.task)
+            code = invalidate(dates, args.task)
+        end_of_run(record, code, "SUCCESS" if code == EXIT_OK else "FAILED", [])
+        print(record.line())
+        return code
     except ConfigError as error:
         return config_error_exit(error)
 

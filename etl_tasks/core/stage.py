@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -44,6 +45,10 @@ WRITE_PROGRESS_INTERVAL_S = 5.0
 # Called after a stage's failure is recorded, in order (Luigi keeps its own handlers in a set, so
 # their order is not defined; the report must be written after the failure file).
 FAILURE_LISTENERS: list[Callable[[luigi.Task, BaseException], None]] = []
+# Called after a stage succeeded (its sidecar is written), in order.
+SUCCESS_LISTENERS: list[Callable[[luigi.Task], None]] = []
+# Set by the run driver for the processes of one run; a failure record names the attempt.
+RUN_ID_ENV = "ETL_RUN_ID"
 
 
 def utc_now() -> dt.datetime:
@@ -86,6 +91,14 @@ class StageTask(luigi.Task):
     def output(self) -> luigi.Target:
         """The dated Parquet partition (complete when its sidecar exists)."""
         return self.partition()
+
+    def complete(self) -> bool:
+        """Luigi's check; a success also ends the life of an older failure record (it described
+        an attempt that a later run or check superseded)."""
+        done = super().complete()
+        if done:
+            clear_failure(self)
+        return done
 
     def produce(self) -> StageOutput:
         """Compute this stage's data; subclasses implement it."""
@@ -168,7 +181,23 @@ def failure_record(task: luigi.Task, exception: BaseException) -> dict[str, Any]
         "message": redact(str(exception)),
         "traceback_tail": redact("".join(traceback.format_exception(exception)[-3:])),
         "failed_at": utc_now().isoformat(),
+        "run_id": os.environ.get(RUN_ID_ENV),
     }
+
+
+def clear_failure(task: StageTask) -> None:
+    """Remove the task's ``_failed.json``: a later success makes it stale."""
+    with contextlib.suppress(FileNotFoundError):
+        task.partition().failed_path.unlink()
+
+
+@StageTask.event_handler(luigi.Event.SUCCESS)
+def _on_stage_success(task: StageTask) -> None:
+    for listener in SUCCESS_LISTENERS:
+        try:
+            listener(task)
+        except Exception:
+            logger.exception("success listener %s failed for %s", listener, task.task_id)
 
 
 @StageTask.event_handler(luigi.Event.FAILURE)

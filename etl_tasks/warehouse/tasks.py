@@ -16,7 +16,7 @@ from typing import ClassVar
 import luigi
 
 from etl_tasks.config import redact_url, warehouse_url
-from etl_tasks.core.stage import StageTask, record_failure, utc_now
+from etl_tasks.core.stage import StageTask, clear_failure, record_failure, utc_now
 from etl_tasks.core.targets import PartitionTarget, atomic_write_json, sweep_temp_files
 from etl_tasks.warehouse.base import LoadMarker, TableSpec, connect
 
@@ -56,10 +56,13 @@ class SchemaTask(StageTask):
         """Luigi does not pass complete() errors to event handlers: record them here."""
         try:
             with connect(warehouse_url(self.pipeline)) as warehouse:
-                return not warehouse.missing_tables(self.tables)
+                done = not warehouse.missing_tables(self.tables)
         except Exception as error:
             record_failure(self, error)
             raise
+        if done:
+            clear_failure(self)  # an outage recorded by an earlier check is over
+        return done
 
     def run(self) -> None:
         record = self.partition()

@@ -161,9 +161,9 @@ def test_carnival_is_a_logged_no_op_without_api_requests(sandbox, project) -> No
     (["--data", "2025-02-30"], "data inválida '2025-02-30'"),
     (["--data", "10/04/2025"], "data inválida '10/04/2025'"),
     (["--dias-atras", "-1"], "--dias-atras deve ser 0 ou mais"),
-    (["--data", DATE, "--dias-atras", "2"], "use --data or --dias-atras, not both"),
-    (["--tipo", "tudo"], "invalid choice: 'tudo'"),
-    (["--dir-carteira", "{file}/sub"], "cannot write the carteira landing directory"),
+    (["--data", DATE, "--dias-atras", "2"], "use --data ou --dias-atras, não os dois"),
+    (["--tipo", "tudo"], "opção inválida: 'tudo'"),
+    (["--dir-carteira", "{file}/sub"], "não é possível gravar no diretório de carteira"),
 ])
 def test_bad_invocations_fail_before_any_api_request(sandbox, project, args, message) -> None:
     blocker = project / "not-a-directory"

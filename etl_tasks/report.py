@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 from etl_tasks import pipelines as registry
 from etl_tasks.core.redact import redact
 from etl_tasks.core.stage import StageTask, output_root, utc_now
-from etl_tasks.core.targets import atomic_write_bytes, atomic_write_json, read_json
+from etl_tasks.core.targets import atomic_write_bytes, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -394,15 +395,32 @@ def report_lock(date: dt.date) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def write_report(report: RunReport, status_page: bool = True) -> Path:
+def write_report(report: RunReport, status_page: bool = True, durable: bool = True) -> Path:
     """Write ``report.json`` and ``report.txt`` atomically, then refresh the status page
-    (``<output>/reports/index.html``); returns the report directory."""
+    (``<output>/reports/index.html``); returns the report directory.
+
+    ``durable=False`` skips the fsync: for the refresh after each stage, which the end of the run
+    rewrites anyway (a crash in between leaves the older whole file, never half of one)."""
     directory = report_dir(dt.date.fromisoformat(report.date))
-    atomic_write_json(directory / "report.json", report.to_json())
-    atomic_write_bytes(directory / "report.txt", render_text(report).encode("utf-8"))
+    document = json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False,
+                          default=str).encode("utf-8") + b"\n"
+    text = render_text(report).encode("utf-8")
+    if durable:
+        atomic_write_bytes(directory / "report.json", document)
+        atomic_write_bytes(directory / "report.txt", text)
+    else:
+        _replace_quickly(directory / "report.json", document)
+        _replace_quickly(directory / "report.txt", text)
     if status_page:
         rebuild_status_page()
     return directory
+
+
+def _replace_quickly(path: Path, payload: bytes) -> None:
+    """Write a temporary file and rename it over ``path`` (atomic for readers, not fsynced)."""
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_bytes(payload)
+    os.replace(temp, path)
 
 
 def rebuild_status_page() -> None:
@@ -417,7 +435,10 @@ def rebuild_status_page() -> None:
 
 
 def refresh_report(
-    date: dt.date, last_run: dict[str, Any] | None = None, status_page: bool = True
+    date: dt.date,
+    last_run: dict[str, Any] | None = None,
+    status_page: bool = True,
+    durable: bool = True,
 ) -> RunReport:
     """Recompute the state of ``date`` from disk and write it, keeping the last run record
     already written unless ``last_run`` replaces it; returns the state."""
@@ -425,7 +446,7 @@ def refresh_report(
         state = date_state(date)
         written = read_report(date)
         state.last_run = last_run or (written or {}).get("last_run")
-        write_report(state, status_page)
+        write_report(state, status_page, durable)
     return state
 
 

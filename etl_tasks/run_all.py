@@ -17,9 +17,12 @@ recomputed whenever a stage of the date succeeds or fails, in whatever process r
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import multiprocessing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import luigi
@@ -28,7 +31,7 @@ from etl_tasks import pipelines as registry
 from etl_tasks.config import logs_root
 from etl_tasks.core import stage as stage_module
 from etl_tasks.core.logs import has_file_logging, setup_logging
-from etl_tasks.core.stage import StageTask
+from etl_tasks.core.stage import StageTask, output_root
 from etl_tasks.report import (
     RunReport,
     date_state,
@@ -121,19 +124,46 @@ class RunAll(luigi.WrapperTask):
         return ReportTask(date=self.date, pipelines=",".join(selected(self.pipelines)))
 
 
-def _refresh_after(task: luigi.Task, exception: BaseException | None = None) -> None:
-    """A stage finished or failed: the state of its date changed, whatever command runs it."""
+# Output roots whose status page this process rebuilds when it exits.
+_PAGES_PENDING: set[Path] = set()
+
+
+def _rebuild_page_at_exit(root: Path) -> None:
+    from etl_tasks.status_page import build_status_page
+
+    try:
+        build_status_page(root)
+    except Exception:  # the page is a convenience: never fail over it
+        logger.exception("could not rebuild the status page")
+
+
+def _refresh_after_success(task: luigi.Task) -> None:
+    """A stage finished: the state of its date changed, whatever command runs it. Cheap (no fsync;
+    the status page once at the end of the process), since it runs after every stage."""
+    date = getattr(task, "date", None)
+    if not isinstance(date, dt.date):
+        return
+    # A --workers child leaves through os._exit, which skips atexit: it rebuilds the page now.
+    in_child = multiprocessing.parent_process() is not None
+    refresh_report(date, status_page=in_child, durable=False)
+    root = output_root().absolute()
+    if not in_child and root not in _PAGES_PENDING:
+        _PAGES_PENDING.add(root)
+        atexit.register(_rebuild_page_at_exit, root)
+
+
+def _refresh_after_failure(task: luigi.Task, exception: BaseException) -> None:
+    """A stage failed: the state of its date (with the error) is written at once, page included."""
     date = getattr(task, "date", None)
     if isinstance(date, dt.date):
         refresh_report(date)
-        if exception is not None:
-            logger.error(
-                "%s failed; state written to %s", task.task_family, report_dir(date) / "report.txt"
-            )
+        logger.error(
+            "%s failed; state written to %s", task.task_family, report_dir(date) / "report.txt"
+        )
 
 
-stage_module.FAILURE_LISTENERS.append(_refresh_after)
-stage_module.SUCCESS_LISTENERS.append(_refresh_after)
+stage_module.FAILURE_LISTENERS.append(_refresh_after_failure)
+stage_module.SUCCESS_LISTENERS.append(_refresh_after_success)
 
 
 @luigi.Task.event_handler(luigi.Event.START)

@@ -140,24 +140,26 @@ def run_environment(run_id: str, env: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def is_noop(request: RunRequest) -> bool:
-    """True when the date is already complete for the request and its report is current: the
-    written fingerprint equals the sidecars', and every scope task is done (loads by their
-    warehouse marker, read once per warehouse). Any doubt (a warehouse down) means "run it"."""
+def noop_state(request: RunRequest) -> RunReport | None:
+    """The date's state when it is already complete for the request and its report is current
+    (the written fingerprint equals the sidecars', every scope task is done, loads by their
+    warehouse marker read once per warehouse); None when there is work. Any doubt (a warehouse
+    down) means "run it"."""
     written = read_report(request.date)
     if not written:
-        return False
+        return None
     state = date_state(request.date)
     if written.get("fingerprint") != sidecar_fingerprint(state.tasks):
-        return False
-    scope = state.only(request.pipelines, request.scope)
-    if scope.status not in COMPLETE_STATUSES:
-        return False
+        return None
+    if state.only(request.pipelines, request.scope).status not in COMPLETE_STATUSES:
+        return None
     from etl_tasks.ops.status import COMPLETE, task_state
     from etl_tasks.ops.warehouse_view import WarehouseView
 
     view = WarehouseView()
-    return all(task_state(task, view).symbol in COMPLETE for task in request.scope_tasks())
+    if all(task_state(task, view).symbol in COMPLETE for task in request.scope_tasks()):
+        return state
+    return None
 
 
 def _build(request: RunRequest) -> tuple[int, list[str], str]:
@@ -189,8 +191,8 @@ def run_date(request: RunRequest, record: RunRecord) -> DateResult:
         with run_locks(request.pipelines, [request.date]), run_environment(
             record.run_id, request.env
         ):
-            if is_noop(request):
-                state = date_state(request.date)
+            state = noop_state(request)
+            if state is not None:
                 scope = state.only(request.pipelines, request.scope)
                 logger.info("%s is complete and its report current: nothing to run", request.date)
                 return DateResult(request.date, request.pipelines, EXIT_OK, state, scope, noop=True)

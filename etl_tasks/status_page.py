@@ -78,8 +78,8 @@ td.date{font-weight:600;text-align:left}
 td .st{display:block;font-size:10px;font-weight:700;letter-spacing:.03em}
 td .dur{color:#3c4650;font-size:11px}
 td .tasks{font-size:10px;color:#3c4650;text-align:left;margin-top:2px}
-td .err,.attention .err{color:#8b1a10;font-size:11px;white-space:normal;text-align:left;
- max-width:260px}
+td .err,.attention .err{color:#8b1a10;font-size:11px;white-space:normal;text-align:left}
+td .err{max-width:260px}.attention .err{font-size:13px}
 .attention{border:1px solid #e0a39d;background:#fdf0ef;padding:6px 10px;margin:6px 0 10px}
 .attention li{margin:3px 0}.attention code{background:#fff;border:1px solid #d0d7de;padding:1px 4px;
  font-size:12px;white-space:pre-wrap;word-break:break-all}
@@ -244,7 +244,7 @@ def _row(day: DayReport, pipelines: Sequence[str]) -> str:
     tooltip = [f"{day.date}: {status}", *[str(e) for e in doc.get("errors") or []]]
     last_run = doc.get("last_run") or {}
     wall = (
-        f'<div class="tasks">last run {_e(last_run.get("command", ""))}: '
+        f'<div class="tasks" title="{_e(last_run.get("command", ""))}">last run: '
         f'{_e(_duration(float(last_run.get("wall_clock_s") or 0.0)))} wall-clock</div>'
         if last_run else ""
     )
@@ -390,7 +390,7 @@ def render_page(days: Sequence[DayReport], generated_at: dt.datetime) -> str:
     legend = (
         '<div class="legend"><span class="ok">success</span><span class="skipped">skipped</span>'
         '<span class="failed">failed</span><span class="pending">not run / incomplete</span>'
-        '<span class="missing">not part of the run</span></div>'
+        '<span class="missing">no report</span></div>'
     )
     span = f"{days[-1].date} → {days[0].date}" if days else "no reports yet"
     generated = generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")

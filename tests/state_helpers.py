@@ -67,7 +67,8 @@ def assert_report_matches_disk(output: Path, date: str) -> dict[str, Any]:
     assert set(disk) <= set(tasks), set(disk) - set(tasks)
     for family, task in tasks.items():
         if family in disk:
-            assert (task["status"], task["rows"]) == (disk[family].status, disk[family].rows), family
+            expected = (disk[family].status, disk[family].rows)
+            assert (task["status"], task["rows"]) == expected, family
             if disk[family].error:
                 assert disk[family].error.split("\n")[0][:60] in task["error"], family
         elif task["stage"] == "schema":

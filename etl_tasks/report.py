@@ -1,6 +1,6 @@
 """The state of one date: every registered pipeline, read from the stage sidecars, as text and JSON.
 
-``report.txt`` keeps the layout of the original Twitch orchestrator guide (the "RELATÓRIO FINAL DE
+``report.txt`` keeps the layout of the original orchestrator guide (the "RELATÓRIO FINAL DE
 EXECUÇÃO" block: start, end, total duration, EXTRACT/TRANSFORM/LOAD with status, duration and
 records as the guide adds them up, totals, records per second, the error list or "NENHUM ERRO
 ENCONTRADO"), plus the wall-clock of the last run that changed the date, a line per pipeline
@@ -8,7 +8,7 @@ ENCONTRADO"), plus the wall-clock of the last run that changed the date, a line 
 notes. ``report.json`` carries the same numbers.
 
 A report is the *state* of the date, not the record of one command: whichever command ran
-(``etl-run``, ``orquestrador-btg``, ``etl-backfill``, ``etl-invalidate``, plain ``luigi``), the
+(``etl-run``, a pipeline's own command, ``etl-backfill``, ``etl-invalidate``, plain ``luigi``), the
 report is recomputed from disk (``_meta.json`` / ``_failed.json``) when something about the date
 changed, so it is right whether the stages ran in this process, in ``--workers N`` subprocesses,
 or in earlier runs. What one command did is its run record (``etl_tasks.ops.runs``).

@@ -46,9 +46,9 @@ logger = logging.getLogger(__name__)
 
 
 class PipelinesParameter(luigi.Parameter):
-    """Pipelines of a run: ``twitch,btg``, ``all``, one name, or empty for ``[pipelines]``.
+    """Pipelines of a run: ``a,b``, ``all``, one name, or empty for ``[pipelines]``.
 
-    Normalised to the registry's order, so ``btg,twitch`` and ``all`` name the same task."""
+    Normalised to the registry's order, so ``b,a`` and ``a,b`` name the same task."""
 
     def normalize(self, x: Any) -> str:
         if x in (None, ""):
@@ -171,7 +171,7 @@ def _log_under_plain_luigi(task: luigi.Task) -> None:
     """``luigi --module etl_tasks ...`` configures only its own ``luigi-interface`` console
     handler: add the dated file, and a console handler for the project's own loggers only (on the
     root it would print Luigi's lines a second time). Entry points such as etl-run or
-    orquestrador-btg have already set up both."""
+    a pipeline's own command have already set up both."""
     if not has_file_logging():
         setup_logging("etl", logs_root(), console=False)
         setup_logging("etl", logs_root(), console=True, console_logger="etl_tasks")

@@ -1,7 +1,7 @@
 """etl-backfill: run (or plan) every date of a range, resuming where an earlier attempt stopped.
 
     etl-backfill --start 2025-01-01 --end 2025-03-31                  # the default pipeline
-    etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline btg   # its calendar: business days
+    etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline NAME  # that pipeline's calendar
     etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline all --plan   # grid, runs nothing
     etl-backfill --start 2025-01-01 --end 2025-03-31 --workers 2 --scheduler-url http://127.0.0.1:8082
     python -m etl_tasks.cli.backfill ...                              # the same command
@@ -10,8 +10,8 @@ Both ends are inclusive and there is no cap on the number of dates (unlike Luigi
 which stops at 100 days / 50 tasks). Dates run in order, one ``luigi.build`` of ``RunAll`` per
 date, under that date's run locks; only missing or failed stages run, so running the command
 again after an interruption or a failure finishes the job. A progress line follows every date:
-``backfill twitch: 12/30 dates done (2 failed, 1 skipped)`` — *skipped* counts dates with a stage
-skipped by design (a Twitch live snapshot of a past date). ``--plan`` prints a dates x stages grid
+``backfill <pipelines>: 12/30 dates done (2 failed, 1 skipped)`` — *skipped* counts dates with a
+stage skipped by design (a live snapshot of a past date). ``--plan`` prints a dates x stages grid
 of done / missing / failed / skipped from the sidecars and load markers only (no API call).
 
 Exit codes: 0 every date done (or skipped by design); 2 bad arguments; 3 configuration or

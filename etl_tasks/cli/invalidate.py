@@ -1,16 +1,17 @@
 """etl-invalidate: force a task and everything downstream of it to run again on the next run.
 
-    etl-invalidate --task TwitchTransformClips --date 2025-04-10 --dry-run   # print the plan only
-    etl-invalidate --task TwitchTransformClips --date 2025-04-10             # remove, then:
-    etl-run --date 2025-04-10                                                # redoes exactly those
-    etl-invalidate --task BtgExtractCarteira --start 2025-04-01 --end 2025-04-30
-    python -m etl_tasks.cli.invalidate ...                                   # the same command
+    etl-invalidate --task TASK --date 2025-04-10 --dry-run   # print the plan only
+    etl-invalidate --task TASK --date 2025-04-10             # remove, then:
+    etl-run --date 2025-04-10                                # redoes exactly those
+    etl-invalidate --task TASK --start 2025-04-01 --end 2025-04-30
+    python -m etl_tasks.cli.invalidate ...                   # the same command
 
 The task is found in the ``RunAll`` graph of each date (every registered pipeline) and
 everything that depends on it, transitively, is invalidated with it: e.g.
-TwitchTransformClips → TwitchLoadClips → ReportTask. Removed: stage partitions (data, sidecar,
-failure file), the warehouse load markers (not the rows: the rerun's partition load replaces
-them), and the date's report files. The plan lists per date exactly what goes; ``--dry-run``
+a transform → the loads that read it → ReportTask. Removed: stage partitions (data, sidecar,
+failure file) and the warehouse load markers (not the rows: the rerun's partition load replaces
+them); then the date's report is rewritten from the new state (what was removed shows NOT RUN) and
+a run record is printed and appended to output/runs.jsonl. The plan lists per date exactly what goes; ``--dry-run``
 stops there. Non-interactive (safe in scripts); it refuses to touch a date while a run of it
 holds the run lock.
 
@@ -48,7 +49,7 @@ EXIT_REMOVAL_FAILED = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-invalidate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", required=True,
-                        help="task family, exactly as Luigi names it (e.g. TwitchTransformClips)")
+                        help="task family, exactly as Luigi names it (a wrong name lists them all)")
     parser.add_argument("--date", type=parse_date, help="one date, YYYY-MM-DD")
     parser.add_argument("--start", type=parse_date, help="first date of a range (inclusive)")
     parser.add_argument("--end", type=parse_date, help="last date of a range (inclusive)")

@@ -1,6 +1,6 @@
 """etl-run: validate, run RunAll for a date, print the state of the date (the original run_etl.py).
 
-    etl-run                                   # the default pipeline (Twitch), today (UTC)
+    etl-run                                   # the default pipeline(s), today (UTC)
     etl-run --date 2025-04-10                 # a given date
     etl-run --date 2025-04-10 --pipeline all  # every pipeline (or a comma-separated list)
     etl-run --workers 4 --scheduler-url http://127.0.0.1:8082   # through luigid

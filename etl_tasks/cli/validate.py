@@ -1,7 +1,7 @@
 """etl-validate: check that everything a run needs is in place, one line per check.
 
     etl-validate                      # every pipeline on in [pipelines]
-    etl-validate --pipeline NAME      # only what one pipeline needs (twitch, btg, ...)
+    etl-validate --pipeline NAME      # only what one registered pipeline needs
     etl-validate --offline            # skip the warehouse and API checks
 
 Exit 0 when every check passes, 1 otherwise; each failure says how to fix it.

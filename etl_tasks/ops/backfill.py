@@ -62,7 +62,7 @@ class Progress:
         return sum(bool(outcome.skipped) for outcome in self.outcomes)
 
     def line(self) -> str:
-        """``backfill twitch: 12/30 dates done (2 failed, 1 skipped)``."""
+        """``backfill <pipelines>: 12/30 dates done (2 failed, 1 skipped)``."""
         text = (
             f"backfill {self.label}: {len(self.outcomes)}/{self.total} dates done "
             f"({self.count(FAILED)} failed, {self.skipped} skipped"

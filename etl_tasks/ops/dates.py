@@ -46,7 +46,7 @@ def schedule(
 
 
 def calendars_text(pipelines: Sequence[str]) -> str:
-    """``btg runs on ANBIMA business days`` for the pipelines that do not run every day."""
+    """``<name> runs on ANBIMA business days`` for the pipelines that do not run every day."""
     parts = [
         f"{p.name} runs on {p.calendar}"
         for p in (registry.get(name) for name in pipelines)

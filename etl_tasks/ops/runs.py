@@ -1,8 +1,8 @@
 """The record of one command's run, printed at its end and appended to ``<output>/runs.jsonl``.
 
-    record = RunRecord.start("etl-run", argv, ["twitch"], [date])
+    record = RunRecord.start("etl-run", argv, pipelines, [date])
     ...
-    record.finish(exit_code=0, status="SUCCESS", tasks_run=["TwitchExtractStreams", ...])
+    record.finish(exit_code=0, status="SUCCESS", tasks_run=task_families)
     print(record.line()); append_record(record)
 
 A run record says what one command did (run id, command line, pipelines, dates, wall-clock, the
@@ -83,7 +83,7 @@ class RunRecord:
         return document
 
     def line(self) -> str:
-        """``run 2025…-1a2b3c: etl-run --date 2025-04-10 · twitch · 2025-04-10 · 7.81 s ·
+        """``run 2025…-1a2b3c: etl-run --date 2025-04-10 · <pipelines> · 2025-04-10 · 7.81 s ·
         20 tasks run · exit 0 (SUCCESS)``."""
         dates = self.dates[0] if len(self.dates) == 1 else f"{len(self.dates)} dates"
         return (
@@ -93,7 +93,7 @@ class RunRecord:
         )
 
     def line_pt(self) -> str:
-        """The same line in Portuguese (orquestrador-btg speaks its guide's language)."""
+        """The same line in Portuguese (for a command that speaks its guide's language)."""
         dates = self.dates[0] if len(self.dates) == 1 else f"{len(self.dates)} datas"
         return (
             f"execução {self.run_id}: {self.command} · {', '.join(self.pipelines)} · {dates} · "

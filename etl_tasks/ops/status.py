@@ -45,7 +45,7 @@ class TaskState:
 
 
 def utc_today() -> dt.date:
-    """Today's date in UTC (the day the Twitch API would label a snapshot with)."""
+    """Today's date in UTC (the day an API's live snapshot is labelled with)."""
     return dt.datetime.now(dt.timezone.utc).date()
 
 

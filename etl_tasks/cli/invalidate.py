@@ -11,9 +11,9 @@ everything that depends on it, transitively, is invalidated with it: e.g.
 a transform → the loads that read it → ReportTask. Removed: stage partitions (data, sidecar,
 failure file) and the warehouse load markers (not the rows: the rerun's partition load replaces
 them); then the date's report is rewritten from the new state (what was removed shows NOT RUN) and
-a run record is printed and appended to output/runs.jsonl. The plan lists per date exactly what goes; ``--dry-run``
-stops there. Non-interactive (safe in scripts); it refuses to touch a date while a run of it
-holds the run lock.
+a run record is printed and appended to output/runs.jsonl. The plan lists per date exactly what
+goes; ``--dry-run`` stops there. Non-interactive (safe in scripts); it refuses to touch a date
+while a run of it holds the run lock.
 
 Exit codes: 0 done (or dry run); 1 a removal failed (e.g. the warehouse is down: nothing of that
 date's files was touched, run again once it is back); 2 bad arguments or unknown task name (the

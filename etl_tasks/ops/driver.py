@@ -6,8 +6,9 @@
 One success rule for every command: a run succeeded when Luigi's own exit code (``[retcode]``) is
 0 *and* every task of the run's scope (its pipelines, or the tasks a command names, e.g. one of a
 pipeline's reports) is done or skipped by design in the date's state; Luigi saying "fine" over a
-gap is exit 25 (not run). The pipelines are a parameter of ``RunAll`` and the environment of the run (landing
-directories, the run id) is set for the run only: no global Luigi configuration is changed.
+gap is exit 25 (not run). The pipelines are a parameter of ``RunAll`` and the environment of the
+run (landing directories, the run id) is set for the run only: no global Luigi configuration is
+changed.
 
 A complete date is answered without Luigi: when the date's written report is the current state
 of its sidecars and every task of the scope is done (load markers checked with one connection per

@@ -246,27 +246,24 @@ def task_record(task: StageTask, no_run_reason: str | None = None) -> TaskRecord
     A failure file counts only while it is newer than the task's last success (a later success
     or a later successful completeness check removes it: ``etl_tasks.core.stage``). A task of a
     pipeline that has no run on the date (``no_run_reason``) and nothing on disk is SKIPPED."""
-    partition = task.partition()
     record = TaskRecord(task.pipeline, task.stage, task.entity, task.task_family, PENDING)
-    meta = read_json(partition.meta_path)
+    partition = task.partition().record()
+    meta, failed = partition.sidecar, partition.failure
     if meta is None and task.stage == "schema":
         # Tables created by an earlier date (or by hand) leave no sidecar for this one.
         record.status = DONE
-    failed = read_json(partition.failed_path)
     if meta is not None:
-        record.status = SKIPPED if meta.get("status") == "skipped" else DONE
-        record.rows = int(meta.get("rows") or 0)
-        record.duration_s = float(meta.get("duration_s") or 0.0)
-        record.started_at, record.finished_at = meta.get("started_at"), meta.get("finished_at")
-        record.skip_reason = meta.get("skip_reason")
-        record.notes = [str(note) for note in (meta.get("extra") or {}).get("notes") or []]
-    if failed is not None and (
-        meta is None or failed["failed_at"] > (meta.get("finished_at") or "")
-    ):
+        record.status = SKIPPED if meta.skipped else DONE
+        record.rows = meta.rows
+        record.duration_s = meta.duration_s
+        record.started_at, record.finished_at = meta.started_at, meta.finished_at
+        record.skip_reason = meta.skip_reason
+        record.notes = meta.notes
+    if failed is not None and partition.failed:
         record.status = FAILED
-        record.error = redact(f"{failed.get('error_type')}: {failed.get('message')}")
-        record.finished_at = failed.get("failed_at")
-        record.failed_run_id = failed.get("run_id")
+        record.error = redact(failed.error)
+        record.finished_at = failed.failed_at
+        record.failed_run_id = failed.run_id
     if record.status == PENDING and no_run_reason:
         record.status, record.skip_reason = SKIPPED, f"no run due: {no_run_reason}"
     return record

@@ -18,6 +18,7 @@ recomputed whenever a stage of the date succeeds or fails, in whatever process r
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -131,10 +132,8 @@ _PAGES_PENDING: set[Path] = set()
 def _rebuild_page_at_exit(root: Path) -> None:
     from etl_tasks.status_page import build_status_page
 
-    try:
-        build_status_page(root)
-    except Exception:  # the page is a convenience: never fail over it
-        logger.exception("could not rebuild the status page")
+    with contextlib.suppress(Exception):  # the page is a convenience; log streams may be closed
+        build_status_page(root, quiet=True)
 
 
 def _refresh_after_success(task: luigi.Task) -> None:

@@ -421,14 +421,16 @@ def render_page(days: Sequence[DayReport], generated_at: dt.datetime) -> str:
 """
 
 
-def build_status_page(output_root: Path) -> Path:
-    """Write ``<output_root>/reports/index.html`` from every report.json; return its path."""
+def build_status_page(output_root: Path, quiet: bool = False) -> Path:
+    """Write ``<output_root>/reports/index.html`` from every report.json; return its path
+    (``quiet``: no log line, for interpreter exit, when log streams may be closed)."""
     reports_root = Path(output_root) / "reports"
     days = load_reports(reports_root)
     page = render_page(days, dt.datetime.now(dt.timezone.utc))
     path = reports_root / INDEX_NAME
     atomic_write_bytes(path, page.encode("utf-8"))
-    logger.info("status page of %d dates written to %s", len(days), path)
+    if not quiet:
+        logger.info("status page of %d dates written to %s", len(days), path)
     return path
 
 

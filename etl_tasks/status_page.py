@@ -430,7 +430,7 @@ def build_status_page(output_root: Path, quiet: bool = False) -> Path:
     path = reports_root / INDEX_NAME
     atomic_write_bytes(path, page.encode("utf-8"))
     if not quiet:
-        logger.info("status page of %d dates written to %s", len(days), path)
+        logger.debug("status page of %d dates written to %s", len(days), path)
     return path
 
 

@@ -372,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("%s", record.line_pt())
         logger.error("FALHA")
         return EXIT_ALREADY_RUNNING
+    if result.crash:
+        logger.error("execução interrompida: %s", result.crash)
     summarize(run, result)
     print(render_text(result.state), end="")
     for error in result.scope.errors:

@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print(record.line())
         return EXIT_CONFIG
     result = run_date(RunRequest(date, pipelines, args.workers, args.scheduler_url), record)
+    if result.crash:
+        logger.error("the run stopped: %s", result.crash)
     if result.locked:
         logger.error("%s; this run exits without touching anything", result.locked)
         print(f"{result.locked}; run it again once that run has finished.", file=sys.stderr)

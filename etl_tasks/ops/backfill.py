@@ -92,7 +92,7 @@ def run_date(
             outcome.skipped.append(f"{task.pipeline} {task.entity}: {task.skip_reason}")
     if not result.succeeded:
         outcome.result = FAILED
-        outcome.errors = result.scope.errors or [
+        outcome.errors = ([result.crash] if result.crash else []) + result.scope.errors or [
             f"Luigi: {result.luigi_summary or 'exit ' + str(result.exit_code)} "
             f"(status {result.scope.status})"
         ]

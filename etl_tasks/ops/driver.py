@@ -89,6 +89,7 @@ class DateResult:
     noop: bool = False
     locked: str | None = None  # who holds the date, when the run was refused
     luigi_summary: str = ""
+    crash: str | None = None  # the scheduler or graph error that stopped Luigi, if any
 
     @property
     def status(self) -> str:
@@ -163,8 +164,9 @@ def noop_state(request: RunRequest) -> RunReport | None:
     return None
 
 
-def _build(request: RunRequest) -> tuple[int, list[str], str]:
-    """Run Luigi in this process; (exit code, task families run, one-line summary)."""
+def _build(request: RunRequest) -> tuple[int, list[str], str, str | None]:
+    """Run Luigi in this process; (exit code, task families run, one-line summary, crash). The
+    caller presents a crash (in its own language); the driver only returns it."""
     # The entry points' console + file handlers already catch Luigi's loggers; Luigi adding its
     # own console handler on top would print every line twice.
     get_config().set("core", "no_configure_logging", "true")
@@ -176,9 +178,9 @@ def _build(request: RunRequest) -> tuple[int, list[str], str]:
     try:
         result = luigi.build(request.root_tasks(), **options)
     except Exception as error:  # a scheduler or graph crash still ends in a record and a report
-        logger.error("the run stopped: %s: %s", type(error).__name__, error)
-        return retcode().unhandled_exception, [], f"{type(error).__name__}: {error}"
-    return luigi_exit_code(result), _families(result, "completed"), result.one_line_summary
+        crash = f"{type(error).__name__}: {error}"
+        return retcode().unhandled_exception or 40, [], crash, crash
+    return luigi_exit_code(result), _families(result, "completed"), result.one_line_summary, None
 
 
 def run_date(request: RunRequest, record: RunRecord) -> DateResult:
@@ -195,9 +197,9 @@ def run_date(request: RunRequest, record: RunRecord) -> DateResult:
             state = noop_state(request)
             if state is not None:
                 scope = state.only(request.pipelines, request.scope)
-                logger.info("%s is complete and its report current: nothing to run", request.date)
+                logger.debug("%s is complete and its report current: nothing to run", request.date)
                 return DateResult(request.date, request.pipelines, EXIT_OK, state, scope, noop=True)
-            code, ran, summary = _build(request)
+            code, ran, summary, crash = _build(request)
             state = date_state(request.date)
     except AlreadyRunningError as error:
         state = date_state(request.date)
@@ -212,5 +214,5 @@ def run_date(request: RunRequest, record: RunRecord) -> DateResult:
     state = refresh_report(request.date, last_run=per_date.to_json())
     return DateResult(
         request.date, request.pipelines, code, state, state.only(request.pipelines, request.scope),
-        tasks_run=ran, luigi_summary=summary,
+        tasks_run=ran, luigi_summary=summary, crash=crash,
     )

@@ -230,6 +230,9 @@ def _row(day: DayReport, pipelines: Sequence[str]) -> str:
             if pipeline not in ran or summary is None:
                 cells.append(_cell(None, 0, 0.0, [f"{pipeline} did not run on {day.date}"]))
                 continue
+            if doc.get("tasks") and not _stage_tasks(doc, pipeline, stage):
+                cells.append(_cell(None, 0, 0.0, [f"{pipeline} has no {stage} stage"]))
+                continue
             status = str(summary.get("status"))
             errors = _stage_errors(doc, pipeline, stage)
             tooltip = [f"{pipeline} {stage} {day.date}: {status}",

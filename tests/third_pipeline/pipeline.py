@@ -1,4 +1,4 @@
-"""The test-only third pipeline's declaration (see ``tests/test_registry.py``)."""
+"""The test-only third pipeline's declaration (see ``tests/test_pipelines.py``)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,11 @@ In a temporary project directory against the bundled sandbox (SQLite warehouse):
 
 each a fresh process, timed from spawn to exit. Every rerun must exit 0, run no task, leave
 ``report.json`` byte-identical (nothing rewritten) and append one run record to
-``output/runs.jsonl``; the script prints each round, the medians and checks the target: the
-no-validate rerun ≤ 1 s (issue 11 item 4). Exit 1 when a check or the target fails.
+``output/runs.jsonl``, whose ``wall_clock_s`` is the command's own work after the interpreter
+and imports are up. The script prints each round, the medians (spawn-to-exit, and the run
+record's), and checks the target: the no-validate rerun ≤ 1 s spawn-to-exit (issue 11 item 4).
+On a loaded machine the imports floor alone can exceed it: compare with the "imports only"
+line. Exit 1 when a check or the target fails.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ def measure(project: Path, env: dict[str, str], rounds: int) -> int:
     runs_log = project / "output" / "runs.jsonl"
     before = report.read_bytes()
     times: dict[str, list[float]] = {name: [] for name in commands}
+    own: dict[str, list[float]] = {name: [] for name in commands if name != "imports only"}
     ok = True
     for round_number in range(rounds):
         order = list(commands.items())
@@ -100,6 +104,7 @@ def measure(project: Path, env: dict[str, str], rounds: int) -> int:
             if name == "imports only":
                 continue
             last = json.loads(runs_log.read_text().splitlines()[-1])
+            own[name].append(float(last["wall_clock_s"]))
             checks = {
                 "exit 0": code == 0,
                 "no task run": last["tasks_run"] == [],
@@ -113,7 +118,8 @@ def measure(project: Path, env: dict[str, str], rounds: int) -> int:
     print()
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name, median in medians.items():
-        print(f"median {name:<24} {median:6.3f} s")
+        after = f"  (run record: {statistics.median(own[name]):.3f} s)" if name in own else ""
+        print(f"median {name:<24} {median:6.3f} s{after}")
     target = medians["etl-run --no-validate"]
     verdict = "OK" if target <= TARGET_S else "MISSED"
     print(f"target: no-op rerun (--no-validate) {target:.3f} s <= {TARGET_S:.1f} s: {verdict}")

@@ -19,11 +19,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -240,12 +241,15 @@ def combine_statuses(statuses: Sequence[str]) -> str:
     return DONE
 
 
-def task_record(task: StageTask, no_run_reason: str | None = None) -> TaskRecord:
+def task_record(
+    task: StageTask, no_run_reason: Callable[[], str | None] | None = None
+) -> TaskRecord:
     """Read one task's sidecar (or failure file) into a :class:`TaskRecord`.
 
     A failure file counts only while it is newer than the task's last success (a later success
     or a later successful completeness check removes it: ``etl_tasks.core.stage``). A task of a
-    pipeline that has no run on the date (``no_run_reason``) and nothing on disk is SKIPPED."""
+    pipeline that has no run on the date (``no_run_reason()``, asked only when nothing is on
+    disk: a calendar can be costly to load) and nothing on disk is SKIPPED."""
     record = TaskRecord(task.pipeline, task.stage, task.entity, task.task_family, PENDING)
     partition = task.partition().record()
     meta, failed = partition.sidecar, partition.failure
@@ -264,8 +268,9 @@ def task_record(task: StageTask, no_run_reason: str | None = None) -> TaskRecord
         record.error = redact(failed.error)
         record.finished_at = failed.failed_at
         record.failed_run_id = failed.run_id
-    if record.status == PENDING and no_run_reason:
-        record.status, record.skip_reason = SKIPPED, f"no run due: {no_run_reason}"
+    reason = no_run_reason() if record.status == PENDING and no_run_reason else None
+    if reason:
+        record.status, record.skip_reason = SKIPPED, f"no run due: {reason}"
     return record
 
 
@@ -282,9 +287,13 @@ def collect_report(
 ) -> RunReport:
     """Build the report of ``date`` from the sidecars of ``tasks``."""
     order = {stage: i for i, stage in enumerate(STAGES)}
-    reasons = {name: registry.get(name).no_run_reason(date) for name in pipelines}
+    @functools.cache
+    def reason(pipeline: str) -> str | None:
+        known = pipeline in registry.names()
+        return registry.get(pipeline).no_run_reason(date) if known else None
+
     records = sorted(
-        (task_record(t, reasons.get(t.pipeline)) for t in tasks),
+        (task_record(t, functools.partial(reason, t.pipeline)) for t in tasks),
         key=lambda r: (list(pipelines).index(r.pipeline), order.get(r.stage, 9), r.entity),
     )
     return RunReport(date=date.isoformat(), pipelines=list(pipelines), tasks=records)

@@ -63,6 +63,18 @@ def test_a_third_pipeline_runs_and_shows_everywhere(third, workdir: Path) -> Non
     assert credentials and credentials[0].ok and "THIRD_TOKEN" in credentials[0].detail
 
 
+def test_a_date_without_a_run_due_is_skipped_with_its_reason(third, workdir: Path) -> None:
+    from etl_tasks.report import date_state
+
+    saturday = date_state(dt.date(2025, 4, 12))
+    assert saturday.pipeline_status("twitch") == "NOT RUN"  # every day: simply not run yet
+    for pipeline in ("btg", "third"):  # their calendars have no run that day
+        assert saturday.pipeline_status(pipeline) == "SKIPPED"
+    reasons = {t.skip_reason for t in saturday.tasks if t.pipeline == "third"}
+    assert reasons == {"no run due: a weekend"}
+    assert saturday.status == "SKIPPED"
+
+
 def test_an_unknown_pipeline_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown pipeline 'nope': expected one of twitch, btg"):
         RunAll(date=DATE, pipelines="nope")

@@ -160,6 +160,7 @@ def noop_state(request: RunRequest) -> RunReport | None:
 
     view = WarehouseView()
     if all(task_state(task, view).symbol in COMPLETE for task in request.scope_tasks()):
+        state.last_run = written.get("last_run")  # what is printed is what is on disk
         return state
     return None
 
@@ -211,7 +212,10 @@ def run_date(request: RunRequest, record: RunRecord) -> DateResult:
     if code == EXIT_OK and scope.status not in COMPLETE_STATUSES:
         code = retcode().not_run or 25  # never report success over a gap
     per_date.finish(code, scope.status, ran)
-    state = refresh_report(request.date, last_run=per_date.to_json())
+    try:
+        state = refresh_report(request.date, last_run=per_date.to_json())
+    except OSError as error:  # e.g. a full or read-only disk: the run's own outcome still counts
+        logger.error("could not write the state of %s: %s", request.date, error)
     return DateResult(
         request.date, request.pipelines, code, state, state.only(request.pipelines, request.scope),
         tasks_run=ran, luigi_summary=summary, crash=crash,

@@ -167,6 +167,13 @@ def install() -> None:
         sys.excepthook = _luigi_excepthook
 
 
+def _luigi_config_section(error: ValueError) -> str | None:
+    """``retcode`` for Luigi's "retcode[args=(), kwargs={}]: Error when parsing the default value
+    of 'task_failed'" (a luigi.cfg value of one of Luigi's own sections), else None."""
+    match = re.match(r"^(\w+)\[args=.*Error when parsing the default value of '\w+'", str(error))
+    return match.group(1) if match else None
+
+
 def _console_logging() -> bool:
     return any(
         isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
@@ -185,7 +192,15 @@ def guarded(prog: str, *, config_exit: int = EXIT_CONFIG, failure_exit: int = 1,
         @functools.wraps(main)
         def wrapper(*args: object, **kwargs: object) -> int:
             try:
-                return main(*args, **kwargs)
+                try:
+                    return main(*args, **kwargs)
+                except ValueError as error:  # Luigi's own [core]/[worker]/[retcode] values
+                    section = _luigi_config_section(error)
+                    if section is None:
+                        raise
+                    from etl_tasks.config_section import bad_value_message  # imports Luigi
+
+                    raise ConfigError(bad_value_message(section, error)) from None
             except EtlError as error:
                 line = f"{prefix}{error}" if isinstance(error, ConfigError) else (
                     f"{prefix}{one_line(error)}"
@@ -193,7 +208,8 @@ def guarded(prog: str, *, config_exit: int = EXIT_CONFIG, failure_exit: int = 1,
                 logger = logging.getLogger(f"etl_tasks.{prog}")
                 for text in (line, last_line):
                     if text:
-                        logger.error("%s", text)
+                        if logging.getLogger().handlers:  # else logging's last resort prints it
+                            logger.error("%s", text)
                         if not _console_logging():
                             print(f"{prog}: {text}", file=sys.stderr)
                 return config_exit if isinstance(error, ConfigError) else failure_exit

@@ -25,6 +25,8 @@ from types import ModuleType
 
 from luigi.configuration import get_config
 
+from etl_tasks.errors import ConfigError
+
 # One line per pipeline, in the order reports, grids and the status page show them.
 PIPELINE_MODULES = (
     "etl_tasks.twitch.pipeline",
@@ -149,7 +151,10 @@ def enabled() -> list[str]:
     """Pipelines switched on in ``[pipelines]`` of luigi.cfg (``<name> = true|false``; a pipeline
     not listed there is on): what plain ``luigi … RunAll`` covers."""
     config = get_config()
-    return [name for name in names() if config.getboolean("pipelines", name, True)]
+    try:
+        return [name for name in names() if config.getboolean("pipelines", name, True)]
+    except ValueError as error:  # "Not a boolean: maybe": one line, not a traceback
+        raise ConfigError(f"luigi.cfg [pipelines]: {error}; use true or false") from None
 
 
 def defaults() -> list[str]:

@@ -62,7 +62,7 @@ from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.pipelines import rerun_command
 from etl_tasks.report import render_text
-from etl_tasks.valid_dates import FIRST_DATE, check_date
+from etl_tasks.valid_dates import FIRST_DATE, DateOutOfRangeError, check_date, last_date
 from etl_tasks.validate import Check, run_checks
 
 logger = logging.getLogger("etl_tasks.orquestrador_btg")
@@ -189,6 +189,10 @@ def reference_date(data: str | None, dias_atras: int | None) -> dt.date:
     if data is not None:
         try:
             return check_date(dt.date.fromisoformat(data), "--data")
+        except DateOutOfRangeError:
+            raise UsageError(
+                f"--data {data} fora do intervalo: use uma data entre {FIRST_DATE} e {last_date()}"
+            ) from None
         except ValueError:
             raise UsageError(f"data inválida {data!r}: use YYYY-MM-DD, e.g. 2025-04-10") from None
     days = 1 if dias_atras is None else dias_atras

@@ -56,8 +56,8 @@ CASES: list[Case] = [
         Case(f"etl-run --date {d}", ["etl-run", "--date", d], USAGE, OUT_OF_RANGE.format(d))
         for d in OUT_OF_WINDOW
     ],
-    usage("etl-run --pipeline foo", "etl-run --pipeline foo", r"invalid choice: 'foo'"),
-    usage("etl-run --pipeline TWITCH", "etl-run --pipeline TWITCH", r"invalid choice: 'TWITCH'"),
+    usage("etl-run --pipeline foo", "etl-run --pipeline foo", r"unknown pipeline 'foo'"),
+    usage("etl-run --pipeline TWITCH", "etl-run --pipeline TWITCH", r"unknown pipeline 'TWITCH'"),
     usage("etl-run --workers 0", "etl-run --workers 0", r"--workers must be at least 1"),
     usage("etl-run --workers -3", "etl-run --workers -3", r"--workers must be at least 1"),
     usage("etl-run --workers abc", "etl-run --workers abc", r"invalid int value: 'abc'"),
@@ -66,7 +66,7 @@ CASES: list[Case] = [
     usage("etl-run positional", f"etl-run {D}", rf"unrecognized arguments: {D}"),
     usage("etl-run --date (no value)", "etl-run --date", r"argument --date: expected one argument"),
     # --- etl-validate --------------------------------------------------------------------------
-    usage("etl-validate --pipeline foo", "etl-validate --pipeline foo", r"invalid choice: 'foo'"),
+    usage("etl-validate --pipeline foo", "etl-validate --pipeline foo", r"unknown pipeline 'foo'"),
     usage("etl-validate --bogus", "etl-validate --bogus", r"unrecognized arguments: --bogus"),
     usage("etl-validate positional", "etl-validate twitch", r"unrecognized arguments: twitch"),
     # --- orquestrador-btg ----------------------------------------------------------------------
@@ -75,7 +75,11 @@ CASES: list[Case] = [
         for d in ["2025-13-45", "2025-02-30", "abc", "", "10/04/2025"]
     ],
     *[
-        orq(f"orquestrador-btg --data {d}", ["--data", d], OUT_OF_RANGE.format(f"--data {d}"))
+        orq(
+            f"orquestrador-btg --data {d}",
+            ["--data", d],
+            rf"--data {d} fora do intervalo: use uma data entre 2000-01-01 e 2026-04-12",
+        )
         for d in ["9999-12-31", "0001-01-01", "1999-12-31"]
     ],
     orq(
@@ -93,35 +97,45 @@ CASES: list[Case] = [
         ["--dias-atras", "10000"],
         r"--dias-atras 10000 passa de 2000-01-01",
     ),
-    orq("orquestrador-btg --dias-atras abc", ["--dias-atras", "abc"], r"invalid int value: 'abc'"),
+    orq(
+        "orquestrador-btg --dias-atras abc",
+        ["--dias-atras", "abc"],
+        r"argumento --dias-atras: valor inteiro inválido: 'abc'",
+    ),
     orq(
         "orquestrador-btg --data and --dias-atras",
         ["--data", D, "--dias-atras", "2"],
-        r"use --data or --dias-atras, not both",
+        r"use --data ou --dias-atras, não os dois",
     ),
-    orq("orquestrador-btg --tipo foo", ["--tipo", "foo"], r"invalid choice: 'foo'"),
-    orq("orquestrador-btg --workers 0", ["--workers", "0"], r"--workers must be at least 1"),
-    orq("orquestrador-btg --workers abc", ["--workers", "abc"], r"invalid int value: 'abc'"),
+    orq(
+        "orquestrador-btg --tipo foo", ["--tipo", "foo"], r"argumento --tipo: opção inválida: 'foo'"
+    ),
+    orq("orquestrador-btg --workers 0", ["--workers", "0"], r"--workers deve ser pelo menos 1"),
+    orq(
+        "orquestrador-btg --workers abc",
+        ["--workers", "abc"],
+        r"argumento --workers: valor inteiro inválido: 'abc'",
+    ),
     orq(
         "orquestrador-btg --dir-carteira /proc/nope",
         ["--data", D, "--dir-carteira", "/proc/nope"],
-        r"cannot write the carteira landing directory /proc/nope",
+        r"não é possível gravar no diretório de carteira /proc/nope",
     ),
     orq(
         "orquestrador-btg --dir-rentabilidade /proc/nope",
         ["--data", D, "--dir-rentabilidade", "/proc/nope"],
-        r"cannot write the rentabilidade landing directory /proc/nope",
+        r"não é possível gravar no diretório de rentabilidade /proc/nope",
     ),
     orq(
         "orquestrador-btg --dir-carteira <a file>",
         ["--data", D, "--dir-carteira", "/etc/hostname"],
-        r"cannot write the carteira landing directory /etc/hostname",
+        r"não é possível gravar no diretório de carteira /etc/hostname",
     ),
-    orq("orquestrador-btg --bogus", ["--bogus"], r"unrecognized arguments: --bogus"),
+    orq("orquestrador-btg --bogus", ["--bogus"], r"argumentos não reconhecidos: --bogus"),
     orq(
         "orquestrador-btg ETL_TODAY=garbage",
         [],
-        r"ETL_TODAY='garbage' is not a YYYY-MM-DD date",
+        r"ETL_TODAY='garbage' não é uma data YYYY-MM-DD",
         env={"ETL_TODAY": "garbage"},
     ),
     orq(
@@ -129,9 +143,7 @@ CASES: list[Case] = [
         ["--tipo", "carteira", "--data", "2025-02-30"],
         r"data inválida '2025-02-30'",
     ),
-    orq(
-        "orquestrador-btg --data (no value)", ["--data"], r"argument --data: expected one argument"
-    ),
+    orq("orquestrador-btg --data (no value)", ["--data"], r"argumento --data: esperado um valor"),
     # --- etl-backfill --------------------------------------------------------------------------
     usage(
         "etl-backfill (no range)",
@@ -171,7 +183,7 @@ CASES: list[Case] = [
     usage(
         "etl-backfill --pipeline foo",
         f"etl-backfill --start {D} --end {D} --pipeline foo",
-        r"invalid choice: 'foo'",
+        r"unknown pipeline 'foo'",
     ),
     usage(
         "etl-backfill --workers 0",

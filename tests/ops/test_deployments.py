@@ -106,6 +106,8 @@ def test_two_deployments_run_the_same_date_at_once_and_both_succeed(
 
             # The same deployment is still one run at a time: a third run in the first
             # directory exits 10, names the holder, asks nothing and writes no report.
+            report = first_dir / "output" / "reports" / f"date={DATE}" / "report.json"
+            before = report.read_bytes() if report.is_file() else None
             with ScriptedServer() as server:
                 again = run_command(ETL_RUN, first_dir, {**first_env, "BTG_BASE_URL": server.url})
                 assert server.requests == []
@@ -114,7 +116,7 @@ def test_two_deployments_run_the_same_date_at_once_and_both_succeed(
                 again.output
             )
             assert "NENHUM ERRO" not in again.output
-            assert not (first_dir / "output" / "reports" / f"date={DATE}").exists()
+            assert (report.read_bytes() if report.is_file() else None) == before  # untouched
 
             release_tickets(sandbox)
             assert second.finish() == 0, second.output()[-3000:]

@@ -68,6 +68,7 @@ class MySQLWarehouse(SqlWarehouse):
 
     dialect = "mysql"
     inline_indexes = True
+    uses_scratch = True
 
     def __init__(self, url: str, sort_budget_bytes: int = DEFAULT_SORT_BUDGET_BYTES) -> None:
         super().__init__(url)
@@ -126,13 +127,15 @@ class MySQLWarehouse(SqlWarehouse):
         return str(cursor.fetchone()[0])
 
     def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
-        rows = SortedRows(source, table.primary_key, self.sort_budget_bytes)
+        rows = SortedRows(
+            source, table.primary_key, self.sort_budget_bytes, source.scratch_directory
+        )
         self.last_sort_strategy = rows.strategy
         try:
             rendered = (render_batch(batch, table, MYSQL) for batch in rows.batches())
             with (
                 Prefetch(csv_chunks(rendered, null_token="NULL"), name="load-render") as chunks,
-                PipeFeed(chunks) as feed,
+                PipeFeed(chunks, directory=source.scratch_directory) as feed,
             ):
                 self._load_data_local(cursor, table, target, feed.path)
                 feed.finish()

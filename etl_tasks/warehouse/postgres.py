@@ -20,10 +20,10 @@ from typing import Any
 import psycopg2
 
 from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
-from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader, csv_chunks
+from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader
 from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.pg_binary import copy_chunks
 from etl_tasks.warehouse.prefetch import Prefetch
-from etl_tasks.warehouse.render import POSTGRES, render_batch
 from etl_tasks.warehouse.sql_base import SqlWarehouse
 
 TYPES = {
@@ -72,11 +72,10 @@ class PostgresWarehouse(SqlWarehouse):
         return str(cursor.fetchone()[0])
 
     def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
-        rendered = (render_batch(batch, table, POSTGRES) for batch in source.batches())
-        with Prefetch(csv_chunks(rendered, null_token=""), name="copy-render") as chunks:
+        with Prefetch(copy_chunks(source.batches(), table), name="copy-encode") as chunks:
             cursor.copy_expert(
                 f"COPY {target} ({self._columns_sql(table.column_names)}) FROM STDIN "
-                "WITH (FORMAT csv, NULL '')",
+                "WITH (FORMAT binary)",
                 ChunkReader(chunks),
                 size=COPY_READ_BYTES,
             )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import shutil
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from etl_tasks.warehouse.ddl import (
     table_indexes,
 )
 from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
+from etl_tasks.warehouse.scratch import load_scratch
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ class SqlWarehouse(Warehouse):
     batch_rows = DEFAULT_BATCH_ROWS  # rows per streamed record batch
     # MySQL has no CREATE INDEX IF NOT EXISTS: it declares indexes inside CREATE TABLE.
     inline_indexes = False
+    # Loads that write temporary files (FIFO, sort runs) get a scratch directory under the output
+    # directory (etl_tasks.warehouse.scratch), removed when the load ends and by the next run.
+    uses_scratch = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -366,6 +371,8 @@ class SqlWarehouse(Warehouse):
                 "build the marker from the same table and date"
             )
         source = ParquetSource(Path(parquet_path), table, partition, self.batch_rows)
+        if self.uses_scratch:
+            source.scratch_directory = load_scratch(Path(parquet_path), table.name)
         try:
             with self._transaction(write=True) as cursor:
                 loaded = self._load_rows(cursor, table, partition, source)
@@ -385,6 +392,8 @@ class SqlWarehouse(Warehouse):
             ) from error
         finally:
             source.close()
+            if source.scratch_directory is not None:
+                shutil.rmtree(source.scratch_directory, ignore_errors=True)
         logger.info("loaded %d rows into %s", loaded, what)
         return loaded
 

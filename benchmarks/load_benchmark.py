@@ -488,12 +488,14 @@ def child_adbc(table_name: str, parquet: str) -> None:
     )
 
 
-def run_child(arguments: list[str], env: dict[str, str] | None = None) -> tuple[str, int]:
+def run_child(
+    arguments: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[str, int]:
     """Run ``python -m benchmarks.load_benchmark <arguments>``; its stdout and its own peak RSS
     (KiB, from ``wait4``: this child's ``ru_maxrss`` alone, not the max over all children)."""
     command = [sys.executable, "-m", "benchmarks.load_benchmark", *arguments]
     child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=cwd
     )
     stdout, stderr = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(child.pid, 0)
@@ -510,9 +512,10 @@ def run_loader(
     ``etl_tasks`` from that directory instead (another checkout, e.g. main, for a before/after)."""
     env = {**os.environ, "ETL_BENCH_CHILD_URL": url}
     if code is not None:
-        here = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join([str(code), here])
-    stdout, maxrss = run_child([f"--child-{kind}", table.name, str(parquet)], env)
+        # ``python -m`` puts the working directory first on sys.path: run there, so its
+        # etl_tasks wins, and find this benchmark module through PYTHONPATH.
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    stdout, maxrss = run_child([f"--child-{kind}", table.name, str(parquet)], env, cwd=code)
     result = json.loads(stdout.strip().splitlines()[-1])
     result["wait4_maxrss_kib"] = maxrss
     return result

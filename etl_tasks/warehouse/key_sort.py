@@ -206,11 +206,12 @@ class SortedRows:
         self._last = self._sorted(pending)
 
     def _sorted(self, batches: list[pa.RecordBatch]) -> tuple[pa.Table, np.ndarray]:
-        table = (
-            pa.Table.from_batches(batches)
-            if batches
-            else self.source.file.schema_arrow.empty_table().select(self.source.table.column_names)
-        )
+        if not batches:
+            empty = self.source.file.schema_arrow.empty_table()
+            return empty.select(self.source.table.column_names), _identity(0)
+        # Contiguous columns: ``take`` from one chunk measured twice as fast as from many.
+        table = pa.Table.from_batches(batches).combine_chunks()
+        batches.clear()  # the caller's list: free the chunks now, not after the sort
         return table, key_order(table.select(self.keys))
 
     def _spill_batch_rows(self, table: pa.Table) -> int:

@@ -39,6 +39,8 @@ from etl_tasks.warehouse.ddl import (
 )
 from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
 from etl_tasks.warehouse.scratch import load_scratch
+from etl_tasks.warehouse.settings import WarehouseSettings
+from etl_tasks.warehouse.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +66,11 @@ class SqlWarehouse(Warehouse):
     # directory (etl_tasks.warehouse.scratch), removed when the load ends and by the next run.
     uses_scratch = False
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, settings: WarehouseSettings | None = None) -> None:
         self.url = url
+        self.settings = settings or WarehouseSettings.from_config()
         self._connection: Any = None
+        self._watchdog: Watchdog | None = None  # guards the current transaction, if any
 
     # ---- hooks -------------------------------------------------------------------------------
 
@@ -146,22 +150,47 @@ class SqlWarehouse(Warehouse):
                 ) from None
         return self._connection
 
+    def _guard(self, connection: Any) -> contextlib.AbstractContextManager[Watchdog | None]:
+        """A :class:`Watchdog` for drivers without their own timeouts (PostgreSQL)."""
+        return contextlib.nullcontext()
+
+    def _lost_connection(self, error: BaseException) -> str | None:
+        """Why ``error`` means the connection is gone (a timeout fired), or None."""
+        return None
+
+    def _drop_connection(self) -> None:
+        """Forget a connection that can no longer be used (closed without waiting)."""
+        connection, self._connection = self._connection, None
+        with contextlib.suppress(Exception):
+            connection.close()
+
     @contextlib.contextmanager
     def _transaction(self, write: bool = False) -> Iterator[Any]:
-        """A cursor inside one transaction: committed on success, rolled back on any error."""
+        """A cursor inside one transaction: committed on success, rolled back on any error.
+
+        A connection cut by the watchdog or by a driver timeout is dropped (the server rolls
+        back what it never saw committed) and the error says which limit fired."""
         connection = self.connection()
-        cursor = connection.cursor()
-        try:
-            self._begin(cursor, write)
-            yield cursor
-            connection.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                connection.rollback()
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                cursor.close()
+        with self._guard(connection) as guard:
+            self._watchdog = guard
+            cursor = connection.cursor()
+            try:
+                self._begin(cursor, write)
+                yield cursor
+                connection.commit()
+            except BaseException as error:
+                lost = guard.reason if guard is not None else None
+                lost = lost or self._lost_connection(error)
+                if lost:
+                    self._drop_connection()
+                    raise LoadError(lost) from error
+                with contextlib.suppress(Exception):
+                    connection.rollback()
+                raise
+            finally:
+                self._watchdog = None
+                with contextlib.suppress(Exception):
+                    cursor.close()
 
     @contextlib.contextmanager
     def _failing_as_load_error(self, action: str) -> Iterator[None]:

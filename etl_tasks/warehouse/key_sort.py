@@ -45,12 +45,14 @@ import pyarrow.compute as pc
 from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.arrow_text import decode_dictionary
 from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.prefetch import Prefetch
 
 DEFAULT_SORT_BUDGET_BYTES = 64 * 1024 * 1024
 _OUTPUT_BATCH_ROWS = 32_768
 _COUNTING_SORT_SPREAD = 8  # direct addressing while the key range is at most 8 slots per row
 _MIN_RUN_BYTES = 1  # tests use a budget of 1 byte: every batch is a run
 _MIN_SPILL_BATCH_ROWS = 256
+_READ_AHEAD = 4  # batches decoded ahead of the run being sorted
 
 
 def dense_ranks(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
@@ -196,13 +198,16 @@ class SortedRows:
         """Stream the file into sorted runs: spilled to disk, except the last."""
         pending: list[pa.RecordBatch] = []
         pending_bytes = 0
-        for batch in self.source.batches(threads=True):  # the server waits: use both cores
-            batch = _plain(batch)
-            pending.append(batch)
-            pending_bytes += batch.nbytes
-            if pending_bytes >= self.run_bytes:
-                self._spill(self._sorted(pending))
-                pending, pending_bytes = [], 0
+        # The server waits for the first sorted row: use both cores. A thread decodes the next
+        # batches (Arrow releases the GIL) while this one orders and spills the previous run.
+        with Prefetch(self.source.batches(threads=True), _READ_AHEAD, "keysort-read") as batches:
+            for batch in batches:
+                batch = _plain(batch)
+                pending.append(batch)
+                pending_bytes += batch.nbytes
+                if pending_bytes >= self.run_bytes:
+                    self._spill(self._sorted(pending))
+                    pending, pending_bytes = [], 0
         self._last = self._sorted(pending)
 
     def _sorted(self, batches: list[pa.RecordBatch]) -> tuple[pa.Table, np.ndarray]:

@@ -76,3 +76,12 @@ def load_scratch(parquet_path: Path, table: str) -> Path:
     except OSError:
         directory = Path(tempfile.mkdtemp(prefix=f"etl-load-{table}-"))
     return directory
+
+
+def remove_scratch(directory: Path) -> None:
+    """Remove a load's scratch directory, and the scratch root too once nothing else is in it
+    (a partition directory keeps only its own files after a successful load)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    if directory.parent.name == SCRATCH_DIRECTORY:
+        with contextlib.suppress(OSError):
+            directory.parent.rmdir()  # fails while another load's directory is there

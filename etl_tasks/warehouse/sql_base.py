@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import shutil
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -38,7 +37,7 @@ from etl_tasks.warehouse.ddl import (
     table_indexes,
 )
 from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
-from etl_tasks.warehouse.scratch import load_scratch
+from etl_tasks.warehouse.scratch import load_scratch, remove_scratch
 from etl_tasks.warehouse.settings import WarehouseSettings
 from etl_tasks.warehouse.watchdog import Watchdog
 
@@ -422,7 +421,7 @@ class SqlWarehouse(Warehouse):
         finally:
             source.close()
             if source.scratch_directory is not None:
-                shutil.rmtree(source.scratch_directory, ignore_errors=True)
+                remove_scratch(source.scratch_directory)
         logger.info("loaded %d rows into %s", loaded, what)
         return loaded
 

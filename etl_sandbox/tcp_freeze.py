@@ -11,7 +11,7 @@ kernel's ACKs, which only make the buffers fill before the sender blocks).
 :meth:`FreezeProxy.heal` ends the partition the way a healed network usually does for long-stalled
 connections: both sides of the frozen connections are closed, and new connections go through.
 
-Used by the warehouse partition tests and ``benchmarks/load_freeze.py``.
+Used by the warehouse partition tests (``tests/warehouse/test_partition.py``).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ lock, and the next cron run exits 10. So every connection gets:
 
 * ``statement_timeout_s`` (default 3600): the server ends any one statement after this long
   (PostgreSQL ``statement_timeout``, MariaDB ``max_statement_time``), and the client waits at
-  most this long (plus ``ANSWER_GRACE_S``) for any answer. A 10M-row load's COPY or LOAD DATA
-  measured well under ten minutes on a 2-core machine (``benchmarks/load_benchmark.py``).
+  most this long plus a grace (as much again, at most ``ANSWER_GRACE_S``) for any answer. A
+  10M-row load's COPY or LOAD DATA measured well under ten minutes on a 2-core machine
+  (``benchmarks/load_benchmark.py``).
 * ``stall_timeout_s`` (default 120): while a bulk load streams its rows, no byte accepted by the
   connection for this long means the peer is gone: the client abandons the connection (the
   transaction was never committed, so nothing of it stays) and the load fails with a message
@@ -30,7 +31,8 @@ from typing import Any
 
 import luigi
 
-ANSWER_GRACE_S = 30.0  # the server's own statement timeout should reach the client first
+# The server's own statement timeout should reach the client first: wait a little longer.
+ANSWER_GRACE_S = 30.0
 
 
 class warehouse(luigi.Config):
@@ -79,7 +81,7 @@ class WarehouseSettings:
         """How long the client waits for any answer of the server (0 in the settings: forever)."""
         if self.statement_timeout_s <= 0:
             return math.inf
-        return self.statement_timeout_s + ANSWER_GRACE_S
+        return self.statement_timeout_s + min(ANSWER_GRACE_S, self.statement_timeout_s)
 
     @property
     def stall_limit_s(self) -> float:

@@ -6,7 +6,7 @@ rows: both sockets stay open and nothing moves, what a dropped route looks like.
 end with a LoadError naming the warehouse and the limit that fired (instead of hanging until
 pytest-timeout), the partition must keep its previous rows and marker, and once the proxy heals
 a plain rerun must load everything. The seconds to the clean failure are printed (run with
-``-s``); ``benchmarks/load_freeze.py`` reports them for the README.
+``-s``; the README's load section quotes them).
 """
 
 from __future__ import annotations

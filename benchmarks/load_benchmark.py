@@ -1,30 +1,37 @@
 """The project's warehouse loader against the fastest native bulk load of the same data.
 
-    python -m benchmarks.load_benchmark --rows 1000000 --target postgres|mysql|both
+    python -m benchmarks.load_benchmark --rows 1000000 --target postgres|mysql|sqlite|both
+        [--repeat 3] [--data-dir DIR] [--no-adbc] [--baseline-code DIR]
 
 For each target, in one run:
 
 1. generate ``--rows`` rows in API (random key) order into Parquet — stream-like rows for
-   PostgreSQL (id, user, game, title with unicode/quotes/backslashes/tabs, viewer_count,
-   started_at, tags as ``list<string>`` → jsonb, is_mature, captured_at, snapshot_date),
-   position-like rows for MySQL (fund CNPJ, date, section, asset code, ISIN, decimal(28,8)
-   quantity and price, decimal(20,2) value, ...);
-2. create two fresh databases with the loader's own DDL (``ensure_schema``);
+   PostgreSQL and SQLite (id, user, game, title with unicode/quotes/backslashes/tabs,
+   viewer_count, started_at, tags as ``list<string>`` → jsonb, is_mature, captured_at,
+   snapshot_date), position-like rows for MySQL (fund CNPJ, date, section, asset code, ISIN,
+   decimal(28,8) quantity and price, decimal(20,2) value, ...); with ``--data-dir`` the files
+   are kept there and reused by later runs;
+2. create fresh databases with the loader's own DDL (``ensure_schema``);
 3. (a) load the Parquet file with the project's loader (``Warehouse.load_partition``) in a child
    process, which reports its wall time and its peak RSS (``VmHWM`` from ``/proc/self/status``, and
    the same after imports as the interpreter baseline); the parent cross-checks the peak with
-   ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``;
+   ``wait4``'s ``ru_maxrss`` of that child;
    (b) load the same rows with the native client from a ready CSV file, written beforehand and not
    timed: ``psql -c "\\copy t FROM file CSV"``, and for MySQL ``mysql --local-infile=1 -e
    "LOAD DATA LOCAL INFILE ..."`` of the file already sorted by primary key;
+   (c) PostgreSQL only (unless ``--no-adbc``): the same partition transaction through ADBC's
+   ``adbc_ingest`` (binary COPY from Arrow), the alternative the loader was measured against;
+   SQLite has no native bulk client: its loader is compared with the loader of another checkout
+   (``--baseline-code DIR``: a directory holding that checkout's ``etl_tasks`` package);
 4. repeat ``--repeat`` times (default 3), alternating which load goes first, each from a
    settled server (PostgreSQL ``CHECKPOINT``; InnoDB dirty pages flushed by lowering
    ``innodb_max_dirty_pages_pct`` to 0 for a moment), so neither load pays for the other's
-   background writes; print every round, the medians, their ratio loader/native and the peak
-   RSS; drop the databases.
+   background writes; print every round, the medians, their ratios and the peak RSS; drop the
+   databases.
 
-Targets (DESIGN.md §5): ratio <= 1.2 and loader peak RSS <= 600 MiB. The exit status is 1 if a
-target is missed. Server URLs: ``ETL_BENCH_PG_URL`` (default
+Targets (issue 11): PostgreSQL loader <= 0.7x ``psql \\copy``, MySQL loader <= 1.05x sorted
+``LOAD DATA``, loader peak RSS <= 400 MiB, SQLite >= 1.5x the baseline's rows/s. The exit status
+is 1 if a target is missed. Server URLs: ``ETL_BENCH_PG_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/postgres``) and ``ETL_BENCH_MYSQL_URL`` (default
 ``mysql://root@127.0.0.1:3306/mysql``); the databases created are ``etl_bench_<random>_*``.
 """

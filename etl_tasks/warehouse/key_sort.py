@@ -203,6 +203,7 @@ class SortedRows:
         with Prefetch(self.source.batches(threads=True), _READ_AHEAD, "keysort-read") as batches:
             for batch in batches:
                 batch = _plain(batch)
+                self._check_keys(batch)  # the merge compares keys as Python values
                 pending.append(batch)
                 pending_bytes += batch.nbytes
                 if pending_bytes >= self.run_bytes:

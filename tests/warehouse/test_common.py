@@ -482,3 +482,14 @@ def test_source_names_a_missing_file_a_broken_file_and_missing_columns(tmp_path:
     pq.write_table(pa.table({"fund": ["f"]}), tmp_path / "few.parquet")
     with pytest.raises(LoadError, match=r"lacks columns \['day', 'asset', 'qty'\]"):
         ParquetSource(tmp_path / "few.parquet", POSITIONS, DAY)
+
+
+def test_sorted_rows_refuse_a_null_key_wherever_it_is(tmp_path: Path) -> None:
+    table = positions_table(1000)
+    funds = table["fund"].to_pylist()
+    funds[900] = None  # far after the first batch, which alone decides "not presorted"
+    table = table.set_column(0, "fund", pa.array(funds, pa.string()))
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=128)
+    source = ParquetSource(tmp_path / "p.parquet", POSITIONS, DAY, batch_rows=100)
+    with pytest.raises(LoadError, match="1 rows with NULL in the primary-key column fund"):
+        SortedRows(source, POSITIONS.primary_key, budget_bytes=1, spill_root=tmp_path / "s")

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.arrow_text import decode_dictionary, json_column, utc_microseconds
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 TRAILER = b"\xff\xff"

@@ -27,8 +27,8 @@ from typing import Any
 
 import psycopg2
 
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.pg_binary import copy_chunks
 from etl_tasks.warehouse.prefetch import Prefetch

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.key_sort import SortedRows
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.render import SQLITE, render_batch, sqlite_rows
 from etl_tasks.warehouse.settings import WarehouseSettings

@@ -22,7 +22,7 @@ import pytest
 
 from etl_sandbox.tcp_freeze import FreezeProxy
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import Column, TableSpec
+from etl_tasks.warehouse.model import Column, TableSpec
 from etl_tasks.warehouse.mysql import MySQLWarehouse
 from etl_tasks.warehouse.postgres import PostgresWarehouse
 from etl_tasks.warehouse.settings import WarehouseSettings

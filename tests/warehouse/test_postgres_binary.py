@@ -24,7 +24,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import Column, LoadMarker, TableSpec, connect
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.interface import LoadMarker
+from etl_tasks.warehouse.model import Column, TableSpec
 from tests.warehouse.contract import LONG_TEXT, TRICKY_TEXT
 
 pytestmark = pytest.mark.postgres

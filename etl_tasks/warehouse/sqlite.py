@@ -49,7 +49,7 @@ TYPES = {
 LOCK_TIMEOUT_SECONDS = 30.0
 # Page cache of a connection (SQLite's default is 2 MiB): a load's B-trees (table, primary key,
 # indexes) stay in memory while rows are inserted, instead of being re-read page by page.
-CACHE_MIB = 64
+CACHE_MIB = 32
 
 
 def sqlite_path(url: str) -> str:

@@ -169,8 +169,8 @@ class MySQLWarehouse(SqlWarehouse):
             f"the connection to the {self.dialect} warehouse {self.redacted_url} timed out "
             f"({self._clean(timeout)}): no data moved for {self.settings.stall_timeout_s:g} s "
             f"while sending rows, or no answer within {self.settings.answer_timeout_s:g} s "
-            "(network partition or a frozen server?); nothing was committed ([warehouse] "
-            "stall_timeout_s / statement_timeout_s)"
+            "(network partition or a frozen server?); the server rolls back what it had not "
+            "committed ([warehouse] stall_timeout_s / statement_timeout_s)"
         )
 
     def quote(self, name: str) -> str:

@@ -75,8 +75,9 @@ class Watchdog:
                 else:
                     self.reason = (
                         f"{self.what} did not answer within {self.answer_s:g} s (network "
-                        "partition or an overloaded server?); the connection was abandoned "
-                        "and nothing was committed ([warehouse] statement_timeout_s)"
+                        "partition or an overloaded server?); the connection was abandoned, "
+                        "the server rolls back what it had not committed and the next run "
+                        "loads whatever is not marked done ([warehouse] statement_timeout_s)"
                     )
                 self._cut()
                 return

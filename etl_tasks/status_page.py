@@ -15,6 +15,8 @@ CSS and SVG, no script, no external URL — a Content-Security-Policy forbids lo
 
 The file is written atomically, so a browser or web server never sees half a page. Rebuilding it is
 cheap (hundreds of dates in well under a second), so the entry points rebuild it after each run.
+
+Exit codes: 0 page written (its path is printed); 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from etl_tasks import config
+from etl_tasks.cli.parsers import document
 from etl_tasks.core.targets import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -349,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m etl_tasks.status_page", description=__doc__.split("\n\n")[0]
     )
+    document(parser, __doc__)
     parser.add_argument("--output", type=Path, default=None,
                         help="output directory holding reports/ (default: [paths] output_dir)")
     args = parser.parse_args(argv)

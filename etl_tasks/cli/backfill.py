@@ -29,6 +29,7 @@ from pathlib import Path
 
 from etl_tasks.alerts import send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, EXIT_OK, config_error_exit, parse_date
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
@@ -47,6 +48,7 @@ MAX_SKIP_NOTES = 5
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-backfill", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument(
         "--start", type=parse_date, required=True, help="first date, YYYY-MM-DD (inclusive)"
     )
@@ -113,6 +115,7 @@ def validated(pipelines: list[str]) -> bool:
     return not failed
 
 
+@one_line_config_errors("etl-backfill")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -50,6 +50,7 @@ from etl_tasks.btg.extract import (
 from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
 from etl_tasks.calendar import business_days_back, today_in_sao_paulo
 from etl_tasks.cli.common import select_pipelines
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import env, load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
@@ -93,6 +94,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orquestrador-btg", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument(
         "--tipo",
         choices=["carteira", "rentabilidade", "ambos"],
@@ -281,6 +283,7 @@ def summarize(run: RunPlan) -> RunReport:
     return report
 
 
+@one_line_config_errors("orquestrador-btg", EXIT_FAILURE)
 def main(argv: Sequence[str] | None = None) -> int:
     load_env()
     log_path = setup_logging("orquestrador_btg", logs_root())

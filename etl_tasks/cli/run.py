@@ -19,9 +19,11 @@ import sys
 
 from etl_tasks.alerts import rerun_command_for, send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, parse_date, run_luigi, select_pipelines
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.ops.lock import exit_if_locked
+from etl_tasks.ops.scheduler_probe import check_scheduler
 from etl_tasks.report import render_text, write_report
 from etl_tasks.run_all import build_report
 from etl_tasks.validate import run_checks
@@ -31,6 +33,7 @@ logger = logging.getLogger("etl_tasks.run")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-run", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument(
         "--date",
         type=parse_date,
@@ -51,10 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@one_line_config_errors("etl-run")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.workers < 1:
         build_parser().error("--workers must be at least 1")
+    if args.scheduler_url:  # a dead luigid: one line and exit 3, before any lock or report
+        check_scheduler(args.scheduler_url)
     load_env()
     setup_logging("etl", logs_root())
     date: dt.date = args.date or dt.datetime.now(dt.timezone.utc).date()

@@ -50,6 +50,7 @@ from pathlib import Path
 import luigi.configuration
 import requests
 
+from etl_tasks.cli.parsers import document
 from etl_tasks.config import logs_root, output_root, redact_url
 from etl_tasks.core.logs import LOG_FORMAT
 from etl_tasks.core.redact import RedactingFilter
@@ -434,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="etl-scheduler", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
+    document(parser, __doc__)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--background", action="store_true", help="detach, write a pid file, return once running"

@@ -39,7 +39,9 @@ def check_scheduler(url: str, timeout_s: float | None = None) -> None:
     """Return when something answers HTTP at ``url``; else :class:`SchedulerUnreachableError`.
 
     Any HTTP answer counts (luigid answers ``/`` with a redirect to its visualiser); a refused
-    connection, a timeout or a DNS failure does not."""
+    connection, a timeout or a DNS failure does not. Only http(s) URLs are probed."""
+    if not url.lower().startswith(("http://", "https://")):
+        return  # e.g. Luigi's http+unix:// sockets: requests cannot speak them, Luigi can
     timeout = probe_timeout() if timeout_s is None else timeout_s
     try:
         requests.get(url, timeout=(timeout, timeout), allow_redirects=False).close()

@@ -7,16 +7,17 @@ packaged ``etl_tasks/defaults.cfg`` the lowest-precedence Luigi configuration, s
 exit codes, INFO logging and ``check_complete_on_run`` hold in every install mode and from any
 directory; ``/etc/luigi/luigi.cfg``, a ``luigi.cfg`` in the current directory and
 ``LUIGI_CONFIG_PATH`` still override it. A run against a central scheduler that does not answer
-stops at once with one line and exit 3 (:mod:`etl_tasks.ops.scheduler_probe`).
+stops at once with one line and exit 3, as does one whose ``ETL_ENV_FILE`` is missing
+(:mod:`etl_tasks.ops.preflight`).
 """
 
 from __future__ import annotations
 
 from etl_tasks.config import install_packaged_defaults
-from etl_tasks.ops.scheduler_probe import install_luigi_probe
+from etl_tasks.ops.preflight import install_preflight
 
 install_packaged_defaults()
-install_luigi_probe()
+install_preflight()
 
 from etl_tasks.run_all import ReportTask, RunAll  # noqa: E402
 from etl_tasks.tasks_index import TASK_CLASSES  # noqa: E402

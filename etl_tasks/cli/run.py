@@ -23,7 +23,7 @@ from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.ops.lock import exit_if_locked
-from etl_tasks.ops.scheduler_probe import check_scheduler
+from etl_tasks.ops.preflight import check_scheduler
 from etl_tasks.report import render_text, write_report
 from etl_tasks.run_all import build_report
 from etl_tasks.validate import run_checks

@@ -29,6 +29,7 @@ ENV_FILE_COMMANDS = {  # command line -> its documented configuration-error exit
     ("etl-backfill", "--start", DATE, "--end", DATE): 3,
     ("etl-invalidate", "--date", DATE, "--task", "TwitchLoadStreams", "--dry-run"): 3,
     ("orquestrador-btg", "--data", DATE): 1,
+    ("luigi", "--module", "etl_tasks", "RunAll", "--date", DATE, "--local-scheduler"): 3,
 }
 
 

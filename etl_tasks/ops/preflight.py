@@ -1,10 +1,13 @@
-"""Is the central scheduler (luigid) there? One HTTP request before a run depends on it.
+"""Checks before Luigi schedules anything: the ``.env`` file named by ``ETL_ENV_FILE`` exists, and
+the central scheduler (luigid), when one is used, answers.
 
-Without this, a run pointed at a luigid that is not running (``luigi --module etl_tasks RunAll
---date D`` without ``--local-scheduler``, or ``etl-run --scheduler-url URL``) spends about a minute
-in Luigi's RPC retries (``[core] rpc-retry-attempts`` x ``rpc-retry-wait``) and then prints a
-page of tracebacks. With it, the run stops at once with one line naming the URL and the two ways
-out, and exits :data:`EXIT_SCHEDULER_UNREACHABLE` (3, the set-up error code of every command).
+Without them a run with a missing ``ETL_ENV_FILE`` fails inside every task's ``complete()`` (exit
+35 and a traceback per task), and a run pointed at a luigid that is not running (``luigi --module
+etl_tasks RunAll --date D`` without ``--local-scheduler``, or ``etl-run --scheduler-url URL``)
+spends about a minute in Luigi's RPC retries (``[core] rpc-retry-attempts`` x ``rpc-retry-wait``)
+and then prints a page of tracebacks. With them, the run stops at once with one line saying what
+is wrong and how to fix it, and exits :data:`EXIT_PREFLIGHT` (3, the configuration / set-up error
+code of every command).
 
 Luigi's RPC retries stay as they are for a luigid that goes away in the middle of a run (a restart
 by systemd): the probe only runs before the first task is scheduled.
@@ -14,15 +17,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 import requests
 from luigi import interface
 from luigi.configuration import get_config
 
+from etl_tasks.config import load_env
 from etl_tasks.errors import ConfigError
 
-EXIT_SCHEDULER_UNREACHABLE = 3
+EXIT_PREFLIGHT = 3
 DEFAULT_TIMEOUT_S = 10.0  # Luigi's own [core] rpc-connect-timeout default
 
 
@@ -59,26 +63,42 @@ def check_scheduler(url: str, timeout_s: float | None = None) -> None:
         ) from None
 
 
-def install_luigi_probe() -> None:
-    """Make every Luigi run against a remote scheduler probe it first (idempotent).
+def stop_run(error: ConfigError) -> NoReturn:
+    """One ERROR line through Luigi's logger, then exit 3.
 
-    Wraps Luigi's worker/scheduler factory, which ``luigi`` and ``luigi.build`` use to create the
-    remote scheduler client after logging is configured. An unreachable URL logs one ERROR line
-    and raises ``SystemExit(3)``: Luigi's command line turns any ``Exception`` into exit 40 plus a
-    traceback, and a SystemExit passes through it."""
+    ``SystemExit`` because Luigi's command line turns any ``Exception`` into exit 40 plus a
+    traceback, and a SystemExit passes through it (and through ``luigi.build``)."""
+    logging.getLogger("luigi-interface").error("%s", error)
+    raise SystemExit(EXIT_PREFLIGHT) from None
+
+
+def install_preflight() -> None:
+    """Make every Luigi run of this process check its set-up first (idempotent).
+
+    Wraps Luigi's worker/scheduler factory, which the ``luigi`` command and ``luigi.build`` call
+    once per run, after logging is configured and before any task is looked at."""
     factory = interface._WorkerSchedulerFactory
-    original = factory.create_remote_scheduler
-    if getattr(original, "etl_probe", False):
+    if getattr(factory.create_local_scheduler, "etl_preflight", False):
         return
+    local, remote = factory.create_local_scheduler, factory.create_remote_scheduler
 
-    @functools.wraps(original)
+    @functools.wraps(local)
+    def create_local_scheduler(self: Any) -> Any:
+        try:
+            load_env()
+        except ConfigError as error:
+            stop_run(error)
+        return local(self)
+
+    @functools.wraps(remote)
     def create_remote_scheduler(self: Any, url: str) -> Any:
         try:
+            load_env()
             check_scheduler(url)
-        except SchedulerUnreachableError as error:
-            logging.getLogger("luigi-interface").error("%s", error)
-            raise SystemExit(EXIT_SCHEDULER_UNREACHABLE) from None
-        return original(self, url)
+        except ConfigError as error:
+            stop_run(error)
+        return remote(self, url)
 
-    create_remote_scheduler.etl_probe = True  # type: ignore[attr-defined]
+    create_local_scheduler.etl_preflight = True  # type: ignore[attr-defined]
+    factory.create_local_scheduler = create_local_scheduler  # type: ignore[method-assign]
     factory.create_remote_scheduler = create_remote_scheduler  # type: ignore[method-assign]

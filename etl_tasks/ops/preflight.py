@@ -23,7 +23,7 @@ import requests
 from luigi import interface
 from luigi.configuration import get_config
 
-from etl_tasks.config import load_env
+from etl_tasks.config import load_env, redact_url
 from etl_tasks.errors import ConfigError
 
 EXIT_PREFLIGHT = 3
@@ -56,7 +56,7 @@ def check_scheduler(url: str, timeout_s: float | None = None) -> None:
         elif isinstance(error, requests.Timeout):
             reason = f"no answer within {timeout:g} s"
         raise SchedulerUnreachableError(
-            f"cannot reach the Luigi scheduler (luigid) at {url} ({reason}): start it "
+            f"cannot reach the Luigi scheduler (luigid) at {redact_url(url)} ({reason}): start it "
             "(etl-scheduler --background, or make luigid) or run with the local scheduler "
             "(luigi: --local-scheduler; etl-run/orquestrador-btg/etl-backfill: leave out "
             "--scheduler-url)"

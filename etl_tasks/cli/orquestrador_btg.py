@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    document(parser, __doc__)
+    document(parser, __doc__, "mostra a versão do etl_tasks (e do Luigi e do Python) e sai")
     parser.add_argument(
         "--tipo",
         choices=["carteira", "rentabilidade", "ambos"],
@@ -335,7 +335,7 @@ def fail(record: RunRecord, message: str) -> int:
     return EXIT_FAILURE
 
 
-@one_line_config_errors("orquestrador-btg", EXIT_FAILURE)
+@one_line_config_errors("orquestrador-btg", EXIT_FAILURE, label="erro de configuração")
 def main(argv: Sequence[str] | None = None) -> int:
     load_env()
     log_path = setup_logging("orquestrador_btg", logs_root())

@@ -53,22 +53,27 @@ def epilog(doc: str | None) -> str:
     return textwrap.dedent(rest).strip("\n")
 
 
-def document(parser: argparse.ArgumentParser, doc: str | None) -> argparse.ArgumentParser:
-    """Add ``--version`` and the module docstring as the ``--help`` epilog (layout kept)."""
+VERSION_HELP = "print the version of etl_tasks (and of Luigi and Python) and exit"
+
+
+def document(
+    parser: argparse.ArgumentParser, doc: str | None, version_help: str = VERSION_HELP
+) -> argparse.ArgumentParser:
+    """Add ``--version`` and the module docstring as the ``--help`` epilog (layout kept);
+    ``version_help`` lets a command in another language word its option."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = epilog(doc)
     parser.add_argument(
-        "--version",
-        action="version",
-        version=version_line(parser.prog),
-        help="print the version of etl_tasks (and of Luigi and Python) and exit",
+        "--version", action="version", version=version_line(parser.prog), help=version_help
     )
     return parser
 
 
-def one_line_config_errors(prog: str, code: int = EXIT_CONFIG) -> Callable[[Main], Main]:
+def one_line_config_errors(
+    prog: str, code: int = EXIT_CONFIG, label: str = "configuration error"
+) -> Callable[[Main], Main]:
     """Decorate a command's ``main``: a ConfigError it lets escape becomes one stderr line
-    ``<prog>: configuration error: ...`` and exit ``code``."""
+    ``<prog>: <label>: ...`` and exit ``code``."""
 
     def decorate(main: Main) -> Main:
         @functools.wraps(main)
@@ -76,7 +81,7 @@ def one_line_config_errors(prog: str, code: int = EXIT_CONFIG) -> Callable[[Main
             try:
                 return main(*args, **kwargs)
             except ConfigError as error:
-                print(f"{prog}: configuration error: {error}", file=sys.stderr)
+                print(f"{prog}: {label}: {error}", file=sys.stderr)
                 return code
 
         return guarded  # type: ignore[return-value]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,10 @@ from pathlib import Path
 from luigi.configuration import LuigiConfigParser, get_config
 
 from etl_tasks import config
+from etl_tasks import pipelines as registry
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import EtlError
+from etl_tasks.probes import directory_status, sqlite_status
 
 # distribution name -> import name
 DEPENDENCIES = {
@@ -27,10 +28,6 @@ DEPENDENCIES = {
     "pymysql": "pymysql",
     "python-dotenv": "dotenv",
     "holidays": "holidays",
-}
-REQUIRED_KEYS = {
-    "twitch": ("TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET"),
-    "btg": ("BTG_CLIENT_ID", "BTG_CLIENT_SECRET"),
 }
 REQUIRED_RETCODES = (
     "already_running",
@@ -74,7 +71,8 @@ def check_env(pipelines: list[str]) -> list[Check]:
         else Check(".env", True, "no .env file; using the process environment only")
     ]
     for pipeline in pipelines:
-        missing = [key for key in REQUIRED_KEYS[pipeline] if not config.env(key)]
+        required = registry.get(pipeline).required_keys()
+        missing = [key for key in required if not config.env(key)]
         checks.append(
             Check(
                 f"{pipeline} credentials",
@@ -83,7 +81,7 @@ def check_env(pipelines: list[str]) -> list[Check]:
                 "copy .env.example to .env and fill these keys (or export them)",
             )
             if missing
-            else Check(f"{pipeline} credentials", True, ", ".join(REQUIRED_KEYS[pipeline]) + " set")
+            else Check(f"{pipeline} credentials", True, ", ".join(required) + " set")
         )
     return checks
 
@@ -150,6 +148,8 @@ def check_warehouses(pipelines: list[str]) -> list[Check]:
 
         def probe(pipeline: str = pipeline) -> str:
             url = config.warehouse_url(pipeline)
+            if url.lower().startswith("sqlite:"):  # connecting would create the file
+                return f"{config.redact_url(url)} ({sqlite_status(url)})"
             with connect(url) as warehouse:
                 return f"{config.redact_url(url)} ({warehouse.ping()})"
 
@@ -165,66 +165,37 @@ def check_warehouses(pipelines: list[str]) -> list[Check]:
 
 
 def check_apis(pipelines: list[str]) -> list[Check]:
-    checks = []
-    if "twitch" in pipelines:
-
-        def twitch_probe() -> str:
-            from etl_tasks.twitch.client import TwitchClient
-
-            with TwitchClient.from_env(policy=None) as client:
-                client.validate_token()
-                return f"token issued by {config.env('TWITCH_AUTH_BASE_URL')}"
-
-        checks.append(
-            guarded(
-                "Twitch API",
-                "check TWITCH_CLIENT_ID/SECRET and TWITCH_*_BASE_URL in .env",
-                twitch_probe,
-            )
-        )
-    if "btg" in pipelines:
-
-        def btg_probe() -> str:
-            from etl_tasks.btg.client import BtgClient
-
-            with BtgClient.from_env() as client:
-                client.token()
-                return f"token issued by {config.env('BTG_BASE_URL')}"
-
-        checks.append(
-            guarded("BTG API", "check BTG_CLIENT_ID/SECRET and BTG_BASE_URL in .env", btg_probe)
-        )
-    return checks
-
-
-def writable(directory: Path) -> str:
-    """Create ``directory`` if needed and prove a file can be written there."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
-        pass
-    return str(directory.resolve())
+    """Each pipeline's own probes (e.g. fetch an API token)."""
+    return [
+        guarded(probe.name, probe.fix, probe.run)
+        for pipeline in pipelines
+        for probe in registry.get(pipeline).probes()
+    ]
 
 
 def check_directories(pipelines: list[str]) -> list[Check]:
     directories = {"output directory": config.output_root(), "logs directory": config.logs_root()}
-    if "btg" in pipelines:
-        directories["BTG_REPORT_PATH"] = Path(config.env("BTG_REPORT_PATH") or "")
-        directories["BTG_RENTABILIDADE"] = Path(config.env("BTG_RENTABILIDADE") or "")
+    for pipeline in pipelines:
+        for key in registry.get(pipeline).landing_dirs:
+            directories[key] = Path(config.env(key) or "")
     return [
         guarded(
             name,
             f"create {path} or give this user write permission",
-            lambda path=path: writable(path),
+            lambda path=path: directory_status(path),
         )
         for name, path in directories.items()
     ]
 
 
-def run_checks(pipelines: list[str], network: bool = True) -> list[Check]:
-    """Every check, in the order of the original guide."""
+def run_checks(pipelines: list[str], network: bool = True, apis: bool = True) -> list[Check]:
+    """Every check, in the order of the original guide (``apis=False``: the warehouses but no
+    API request)."""
     checks = check_env(pipelines) + check_dependencies() + check_config_files()
     if network:
-        checks += check_warehouses(pipelines) + check_apis(pipelines)
+        checks += check_warehouses(pipelines)
+        if apis:
+            checks += check_apis(pipelines)
     return checks + check_directories(pipelines)
 
 

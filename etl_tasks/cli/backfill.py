@@ -37,6 +37,7 @@ from etl_tasks.cli.common import (
     end_of_run,
     parse_date,
 )
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.error_boundary import guarded
@@ -57,6 +58,7 @@ MAX_SKIP_NOTES = 5
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-backfill", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument(
         "--start", type=parse_date, required=True, help="first date, YYYY-MM-DD (inclusive)"
     )
@@ -119,6 +121,7 @@ def validated(pipelines: list[str]) -> bool:
 
 
 @guarded("etl-backfill", config_exit=3, failure_exit=40)
+@one_line_config_errors("etl-backfill")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

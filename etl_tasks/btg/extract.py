@@ -43,6 +43,7 @@ from etl_tasks import config
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.anbima import iter_report_files
 from etl_tasks.btg.client import BtgClient, JsonPage, NoRecords
+from etl_tasks.btg.running import chain_running
 from etl_tasks.btg.settings import btg as btg_settings
 from etl_tasks.calendar import holiday_name, is_business_day
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
@@ -120,6 +121,7 @@ class BtgExtract(StageTask):
 
     pipeline = "btg"
     stage = "extract"
+    priority = 10  # before the cross-checks (btg/transform_tasks.py CHAIN_PRIORITY)
     raw_schema: ClassVar[pa.Schema]
     landing_param: ClassVar[str]  # name of the subclass's landing-directory parameter
     landing_env: ClassVar[str]  # environment key of its default
@@ -135,6 +137,10 @@ class BtgExtract(StageTask):
                 f"{self.landing_env} is not set; add it to .env or pass the directory."
             )
         return Path(root) / self.date.isoformat()
+
+    def run(self) -> None:
+        with chain_running(self.task_family, self.date):
+            super().run()
 
     def produce(self) -> StageOutput:
         reason = non_business_reason(self.date)

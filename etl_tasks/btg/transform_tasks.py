@@ -9,17 +9,26 @@ Thin Luigi wrappers around the pure functions of :mod:`etl_tasks.btg.transform`:
   It is the gate of the carteira: :class:`BtgTransformPosicoes` requires it, so positions of a file
   that does not add up are never written either.
 * :class:`BtgTransformRentabilidade` types the NAVPerformance records (percent → fraction here).
-* :class:`BtgCrossCheck` compares the two reports of the date (``valorcota = liquidQuote``,
-  ``patliq = assetValue``, ``quantidade = numberOfQuotes``). While ``[btg] cross_check`` is on,
-  every BTG load requires it, so a disagreement blocks all three loads. It is complete only while
-  the transforms it compared are unchanged (their sha256 is in its sidecar), so re-extracting one
-  report re-runs the comparison.
+* :class:`BtgCrossCheck` compares the two reports of the date (the same funds in both;
+  ``valorcota = liquidQuote``, ``patliq = assetValue``, ``quantidade = numberOfQuotes``). While
+  ``[btg] cross_check`` is on, every BTG load requires it, so a disagreement blocks all three
+  loads. It is complete only while the transforms it compared are unchanged (their sha256 is in
+  its sidecar), so re-extracting one report re-runs the comparison.
+
+The two report types are independent: the cross-check does not *require* the transforms (a
+failed rentabilidade would then block the carteira); it runs after them — extracts and transforms
+have a higher Luigi priority, so the scheduler runs every one it can first — and compares what
+is there. When one side is missing or failed it is recorded as not run (``skip_reason`` says which
+side and why) and the other side's loads go ahead. With ``--workers`` > 1 it also waits while a
+task of the other side is still running (:func:`side_running`).
 
 A skipped (non-business) date stays skipped downstream; "No records" gives empty partitions.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -32,8 +41,12 @@ from etl_tasks.btg.extract import (
     is_skipped,
     upstream_extra,
 )
+from etl_tasks.btg.running import chain_running, side_running
 from etl_tasks.btg.settings import btg as btg_settings
 from etl_tasks.core.stage import StageOutput, StageTask
+
+# Extracts and transforms first: the cross-check (priority 0) then sees both reports settled.
+CHAIN_PRIORITY = 10
 
 
 def _read(task: StageTask) -> pa.Table:
@@ -52,6 +65,11 @@ class BtgTransform(StageTask):
     pipeline = "btg"
     stage = "transform"
     table_name: ClassVar[str]
+    priority = CHAIN_PRIORITY
+
+    def run(self) -> None:
+        with chain_running(self.task_family, self.date):
+            super().run()
 
 
 class BtgTransformFundos(BtgTransform):
@@ -107,41 +125,128 @@ class BtgTransformRentabilidade(BtgTransform):
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(extract))
 
 
+def _failure(task: StageTask) -> str | None:
+    """The recorded failure of ``task`` when it is newer than its last success, as one line."""
+    partition = task.partition()
+    if not partition.failed_path.is_file():
+        return None
+    try:
+        failed = json.loads(partition.failed_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{task.task_family} failed"
+    meta = partition.meta() if partition.meta_path.is_file() else {}
+    if meta and str(failed.get("failed_at", "")) <= str(meta.get("finished_at", "")):
+        return None
+    return f"{task.task_family} failed: {failed.get('error_type')}: {failed.get('message')}"
+
+
+SIDES = {"carteira": (BtgExtractCarteira, BtgTransformFundos, BtgTransformPosicoes),
+         "rentabilidade": (BtgExtractRentabilidade, BtgTransformRentabilidade)}
+
+
+def side_state(name: str, date: Any) -> str | None:
+    """None when the report ``name`` of ``date`` is ready to compare, else why it is not."""
+    chain = [cls(date=date) for cls in SIDES[name]]
+    if chain[1].complete():
+        return None
+    for task in chain:
+        failure = _failure(task)
+        if failure:
+            return f"{name} of {date.isoformat()} failed ({failure})"
+    return f"{name} of {date.isoformat()} is not available (not extracted in this run)"
+
+
 class BtgCrossCheck(StageTask):
-    """Carteira vs rentabilidade of the date: the same fund must show the same quota, net assets
-    and quotas in both reports. Writes the list of funds seen (cnpj, in which report)."""
+    """Base of the two gates: carteira vs rentabilidade of the date, the same funds in both, each
+    with the same quota, net assets and quotas. Each report's loads wait for the gate of their own
+    side, which requires that side's transform and compares it with the other side if present;
+    when the other side is missing or failed the gate is recorded as not run (skipped, with the
+    reason) and the own side loads. Both gates compare the same data, so a mismatch fails both
+    and blocks every load of the date."""
 
     pipeline = "btg"
     stage = "check"
-    entity = "crosscheck"
+    side: ClassVar[str]
+    other: ClassVar[str]
+    wait_poll_s: ClassVar[float] = 1.0
 
     def requires(self) -> dict[str, StageTask]:
+        return {"own": self.compared()["fundos" if self.side == "carteira" else "rentabilidade"]}
+
+    def compared(self) -> dict[str, StageTask]:
+        """The transforms compared (the other side's is a soft input, not ``requires()``)."""
         return {"fundos": BtgTransformFundos(date=self.date),
                 "rentabilidade": BtgTransformRentabilidade(date=self.date)}
 
     def input_fingerprints(self) -> dict[str, str | None]:
         """sha256 of each compared transform partition (None while it does not exist)."""
         fingerprints: dict[str, str | None] = {}
-        for name, task in self.requires().items():
+        for name, task in self.compared().items():
             target = task.output()
             fingerprints[name] = target.meta().get("sha256") if target.exists() else None
         return fingerprints
 
     def complete(self) -> bool:
-        """Done when the sidecar exists and was written from the transforms as they are now."""
+        """Done when the sidecar was written from the transforms as they are now. A gate that
+        found the other side missing stays done while its own side is unchanged: the other
+        side's own gate compares both when it arrives."""
         target = self.partition()
         if not target.exists():
             return False
-        recorded = (target.meta().get("extra") or {}).get("inputs")
-        return recorded == self.input_fingerprints()
+        meta = target.meta()
+        recorded = (meta.get("extra") or {}).get("inputs") or {}
+        current = self.input_fingerprints()
+        if meta.get("status") == "skipped" and (meta.get("extra") or {}).get("not_run"):
+            own = "fundos" if self.side == "carteira" else "rentabilidade"
+            return recorded.get(own) == current[own]
+        return recorded == current
+
+    def _wait_for_other_side(self) -> None:
+        deadline = time.monotonic() + float(btg_settings().poll_deadline_s)
+        while time.monotonic() < deadline and side_running(self.other, self.date):
+            self.progress(f"waiting for the {self.other} tasks of {self.date} to finish")
+            time.sleep(self.wait_poll_s)
 
     def produce(self) -> StageOutput:
-        fundos_task = self.requires()["fundos"]
-        fundos = _read(fundos_task)
-        rentabilidade = _read(self.requires()["rentabilidade"])
-        table, meta = btg_transform.cross_check_table(fundos, rentabilidade, self.date)
+        self._wait_for_other_side()
+        reason = side_state(self.other, self.date)
+        if reason:
+            text = f"cross-check not run: {reason}; the {self.side} loads without it"
+            return StageOutput(
+                btg_transform.CROSS_CHECK_SCHEMA, [], skip_reason=text,
+                extra={"inputs": self.input_fingerprints(), "not_run": True, "notes": [text]})
+        fundos_task = self.compared()["fundos"]
+        table, meta = btg_transform.cross_check_table(
+            _read(fundos_task), _read(self.compared()["rentabilidade"]), self.date,
+            str(btg_settings().missing_funds))
         meta["inputs"] = self.input_fingerprints()
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(fundos_task))
+
+
+class BtgCrossCheckCarteira(BtgCrossCheck):
+    """The carteira's gate: its transforms passed and agree with the rentabilidade (if any)."""
+
+    entity = "crosscheck_carteira"
+    side, other = "carteira", "rentabilidade"
+
+    def requires(self) -> dict[str, StageTask]:
+        return {"fundos": BtgTransformFundos(date=self.date),
+                "posicoes": BtgTransformPosicoes(date=self.date)}
+
+
+class BtgCrossCheckRentabilidade(BtgCrossCheck):
+    """The rentabilidade's gate: its transform passed and agrees with the carteira (if any)."""
+
+    entity = "crosscheck_rentabilidade"
+    side, other = "rentabilidade", "carteira"
+
+
+CROSS_CHECKS = (BtgCrossCheckCarteira, BtgCrossCheckRentabilidade)
+
+
+def gate_for(side: str) -> type[BtgCrossCheck]:
+    """The cross-check gate the loads of ``side`` wait for."""
+    return BtgCrossCheckCarteira if side == "carteira" else BtgCrossCheckRentabilidade
 
 
 def cross_check_enabled() -> bool:

@@ -25,7 +25,11 @@ import pytest
 from etl_sandbox.btg_data import dataset_for_seed
 from etl_tasks.btg.extract import BtgExtractCarteira, BtgExtractRentabilidade
 from etl_tasks.btg.tasks import TIPOS, final_tasks, stage_tasks
-from etl_tasks.btg.transform_tasks import BtgTransformFundos, BtgTransformRentabilidade
+from etl_tasks.btg.transform_tasks import (
+    BtgCrossCheckRentabilidade,
+    BtgTransformFundos,
+    BtgTransformRentabilidade,
+)
 from etl_tasks.core.stage import StageTask, output_root
 from etl_tasks.core.targets import read_json
 from etl_tasks.report import read_report
@@ -185,7 +189,7 @@ def test_date_into_mariadb_exactly_then_reruns(sandbox, workdir, landing, mysql_
     partial = build(*final_tasks(DATE))
     assert partial.ok, partial.failed
     assert {"BtgExtractRentabilidade", "BtgTransformRentabilidade"} <= partial.ran
-    assert partial.ran <= RENTABILIDADE_TASKS | {"BtgCrossCheck"}
+    assert partial.ran <= RENTABILIDADE_TASKS | {"BtgCrossCheckRentabilidade"}
     assert not partial.ran & CARTEIRA_TASKS
     assert counts() == expected
     assert (landing["rentabilidade"] / "2025-04-10" / "page-1.json").is_file()
@@ -209,12 +213,12 @@ def test_run_all_with_defaults_into_sqlite(sandbox, workdir, landing) -> None:
     assert sqlite_table_rows(workdir, "btg_fundos") == funds
     assert sqlite_table_rows(workdir, "btg_rentabilidade") == funds
     assert sqlite_table_rows(workdir, "btg_posicoes") == parquet_rows("transform", "posicoes")
-    # SQLite keeps the decimal text exactly.
+    # SQLite keeps the decimal text exactly, at the column's scale (quotes: 14 decimals).
     quotas = sqlite_query(workdir, "SELECT cota_liquida FROM btg_rentabilidade")
-    assert all(len(text.split(".")[1]) == 8 for (text,) in quotas)
+    assert all(len(text.split(".")[1]) == 14 for (text,) in quotas)
 
 
-def test_corrupt_xml_fails_the_transform_and_loads_nothing(sandbox, workdir, landing) -> None:
+def test_corrupt_xml_fails_the_carteira_only(sandbox, workdir, landing) -> None:
     broken = dataset_for_seed(42).funds_on(DATE)[2]
     sandbox.control("config", {"btg_corrupt_fund": broken.cnpj})
     result = build(*final_tasks(DATE))
@@ -222,14 +226,21 @@ def test_corrupt_xml_fails_the_transform_and_loads_nothing(sandbox, workdir, lan
     assert "BtgTransformFundos" in result.failed
     assert "BtgExtractCarteira" in result.ran  # the raw file is still landed, for audit
     assert (landing["carteira"] / "2025-04-10" / "Carteira_20250410.zip").is_file()
-    assert not {"BtgLoadFundos", "BtgLoadPosicoes", "BtgLoadRentabilidade"} & result.ran
+    assert not {"BtgLoadFundos", "BtgLoadPosicoes"} & result.ran
     message = failure(BtgTransformFundos(date=DATE))["message"]
     assert "not well-formed" in message and "_20250410.xml" in message
-    for table in ("btg_fundos", "btg_posicoes", "btg_rentabilidade"):
+    for table in ("btg_fundos", "btg_posicoes"):
         assert sqlite_table_rows(workdir, table) == 0
+    # The rentabilidade of the date is independent: it loads, the cross-check is "not run".
+    assert "BtgLoadRentabilidade" in result.ran
+    funds = len(dataset_for_seed(42).funds_on(DATE))
+    assert sqlite_table_rows(workdir, "btg_rentabilidade") == funds
+    gate = read_json(BtgCrossCheckRentabilidade(date=DATE).partition().meta_path)
+    assert gate["status"] == "skipped"
+    assert "carteira of 2025-04-10 failed (BtgTransformFundos failed" in gate["skip_reason"]
 
 
-def test_invariant_break_names_fund_date_and_difference_and_blocks_every_load(
+def test_invariant_break_names_fund_date_and_difference_and_blocks_the_carteira(
         sandbox, workdir, landing) -> None:
     broken = dataset_for_seed(42).funds_on(DATE)[1]
     sandbox.control("config", {"btg_break_invariant": broken.cnpj})
@@ -239,9 +250,11 @@ def test_invariant_break_names_fund_date_and_difference_and_blocks_every_load(
     assert record["error_type"] == "DataQualityError"
     assert broken.cnpj in record["message"] and "2025-04-10" in record["message"]
     assert "difference 0.01" in record["message"]
-    assert not {"BtgLoadFundos", "BtgLoadPosicoes", "BtgLoadRentabilidade"} & result.ran
-    for table in ("btg_fundos", "btg_posicoes", "btg_rentabilidade"):
+    assert not {"BtgLoadFundos", "BtgLoadPosicoes"} & result.ran
+    for table in ("btg_fundos", "btg_posicoes"):
         assert sqlite_table_rows(workdir, table) == 0
+    assert sqlite_table_rows(workdir, "btg_rentabilidade") == len(
+        dataset_for_seed(42).funds_on(DATE))
 
 
 def test_ticket_stuck_processing_fails_after_the_deadline(sandbox, workdir, landing) -> None:

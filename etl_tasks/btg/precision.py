@@ -26,7 +26,7 @@ One place decides, per class of column (README "Precisão dos números"):
   ``_meta.json``, and a line in its notes, so the report shows it).
 
 Columns are wide enough for what the API sends (api-contract.md B5: quotes carry 10-12 decimals,
-a double carries at most 17 significant digits): quotes ``decimal(28,14)``, fractions
+a double carries at most 17 significant digits): quotes ``decimal(34,14)``, fractions
 ``decimal(24,14)`` (a percent with 12 decimals is kept exactly), money ``decimal(20,2)``,
 quantities ``decimal(28,8)``.
 """

@@ -19,7 +19,7 @@ Three fact tables, each replaced per date partition:
   figures stay in ``diferenca_indexadores`` (JSON, percent, as received).
 
 Numbers are DECIMAL, never floating point: quantities and unit prices ``decimal(28,8)``, money
-``decimal(20,2)``, NAVPerformance quotes ``decimal(28,14)``, fractions ``decimal(24,14)``; how a
+``decimal(20,2)``, NAVPerformance quotes ``decimal(34,14)``, fractions ``decimal(24,14)``; how a
 value gets there (exact or rounded, and when) is the precision policy in
 :mod:`etl_tasks.btg.precision`. A changed declaration reaches an existing warehouse through the
 schema task, which migrates the live column (:mod:`etl_tasks.warehouse.migrate`).
@@ -33,7 +33,7 @@ from etl_tasks.warehouse.base import Column, TableSpec, not_null
 
 QUANTITY = "decimal(28,8)"  # quotas, quantities, unit prices (ANBIMA: 8 decimals)
 MONEY = "decimal(20,2)"  # values in BRL to the cent (up to 10^18)
-QUOTE = "decimal(28,14)"  # NAVPerformance quotes: the API sends 10-12 decimals (B5)
+QUOTE = "decimal(34,14)"  # NAVPerformance quotes: the API sends 10-12 decimals (B5)
 FRACTION = "decimal(24,14)"  # returns and ratios as fractions (percent / 100), 12 percent decimals
 
 BTG_FUNDOS = TableSpec(

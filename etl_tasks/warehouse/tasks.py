@@ -19,6 +19,7 @@ from etl_tasks.config import redact_url, warehouse_url
 from etl_tasks.core.stage import StageTask, record_failure, utc_now
 from etl_tasks.core.targets import PartitionTarget, atomic_write_json, sweep_temp_files
 from etl_tasks.warehouse.base import LoadMarker, TableSpec, connect
+from etl_tasks.warehouse.migrate import apply_changes, plan_changes
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +44,13 @@ class WarehouseMarkerTarget(luigi.Target):
 
 
 class SchemaTask(StageTask):
-    """Create a pipeline's tables (idempotent); complete when every table exists.
+    """Create a pipeline's tables and migrate existing ones to their declaration (idempotent);
+    complete when every table exists with the declared column types (:mod:`.migrate`).
 
     Dated like the stages (one cheap check per date) so that a warehouse that is down or refuses
-    the DDL is recorded in that date's report like any other failed stage."""
+    the DDL is recorded in that date's report like any other failed stage. Lossless changes
+    (wider decimals, dropped NOT NULL, new nullable columns) are applied here, never in a load;
+    others stop the task with the exact SQL to run."""
 
     stage = "schema"
     entity = "tables"
@@ -56,7 +60,8 @@ class SchemaTask(StageTask):
         """Luigi does not pass complete() errors to event handlers: record them here."""
         try:
             with connect(warehouse_url(self.pipeline)) as warehouse:
-                return not warehouse.missing_tables(self.tables)
+                return not warehouse.missing_tables(self.tables) and not plan_changes(
+                    warehouse, self.tables)
         except Exception as error:
             record_failure(self, error)
             raise
@@ -68,8 +73,12 @@ class SchemaTask(StageTask):
         logger.info("creating %s tables in %s", self.pipeline, redact_url(url))
         with connect(url) as warehouse:
             warehouse.ensure_schema(self.tables)
+            migrated = apply_changes(warehouse, self.tables)
         meta = self.base_meta(started_at, started_clock)
-        meta.update(status="done", rows=0, tables=[t.name for t in self.tables])
+        notes = [f"schema migrated: {change.describe()}" for change in migrated]
+        meta.update(status="done", rows=0, tables=[t.name for t in self.tables],
+                    extra={"migrated": [change.describe() for change in migrated],
+                           "notes": notes})
         atomic_write_json(record.meta_path, meta)
         with contextlib.suppress(FileNotFoundError):
             record.failed_path.unlink()

@@ -12,19 +12,22 @@ the ticket answers as ``{"result": "No records"}``.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import zipfile
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from etl_sandbox.btg_contracts import NavRequest, PortfolioRequest
 from etl_sandbox.btg_data import BtgDataset, file_stem
+from etl_sandbox.btg_numbers import realistic_on, realistic_record
 from etl_sandbox.btg_settings import BtgSettings
 from etl_tasks.calendar import business_days_between
 
 BROKEN_PATLIQ_OFFSET = Decimal("0.01")
+RAW_QUOTE_PLACES = Decimal("0.000000000001")
 # A fixed timestamp inside the ZIP keeps the archive bytes identical for identical requests.
 _ZIP_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
 
@@ -66,16 +69,38 @@ def build_portfolio_file(dataset: BtgDataset, request: PortfolioRequest,
     return ReportFile(f"Carteira_{span}.zip", _zip(files))
 
 
-def build_nav_funds(dataset: BtgDataset, request: NavRequest) -> list[dict[str, Any]]:
-    """``[{"fundName", "data": [...]}]`` for every matching fund with a record in the range."""
+def build_nav_funds(dataset: BtgDataset, request: NavRequest,
+                    realistic: str = "off") -> list[dict[str, Any]]:
+    """``[{"fundName", "data": [...]}]`` for every matching fund with a record in the range;
+    records of days with realistic numbers on (``realistic`` = on | off | auto) carry them."""
     days = business_days_between(request.start, request.end)
     result = []
     for fund in dataset.find_funds(request.fund_name):
-        data = [dataset.nav_record(fund, day, request.indexers)
+        data = [_nav_record(dataset, fund, day, request, realistic)
                 for day in days if dataset.has_record(fund, day)]
         if data:
             result.append({"fundName": fund.name, "data": data})
     return result
+
+
+def _nav_record(dataset: BtgDataset, fund: Any, day: dt.date, request: NavRequest,
+                realistic: str) -> dict[str, Any]:
+    record = dataset.nav_record(fund, day, request.indexers)
+    if not realistic_on(realistic, day):
+        return record
+    nav = dataset.nav(fund, day)
+    # What the service computes: the gross quota to 12 decimals (api-contract.md B5).
+    record["rawQuote"] = ((nav.patliq + nav.fee_accrued) / nav.quantity).quantize(
+        RAW_QUOTE_PLACES, ROUND_HALF_UP)
+    return realistic_record(record, dataset.seed, day)
+
+
+def page_as_string(settings: BtgSettings, request: NavRequest) -> bool:
+    """``page`` as a JSON string: always with the knob, sometimes (every third start date) on
+    realistic-number days."""
+    return settings.page_as_string or (
+        realistic_on(settings.realistic_numbers, request.start)
+        and request.start.toordinal() % 3 == 0)
 
 
 def total_pages(item_count: int, page_size: int) -> int:

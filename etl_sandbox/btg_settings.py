@@ -11,6 +11,10 @@ live; an invalid value is refused when it is set (ValueError -> the control call
   ``UrlDownload`` link to ``/btg/_downloads/<id>.<ext>``.
 * ``SANDBOX_BTG_RPM`` (0): requests per simulated minute before 429 + Retry-After (0 = off).
 * ``SANDBOX_BTG_PAGE_AS_STRING`` (false): NAVPerformance ``page`` as a JSON string.
+* ``SANDBOX_BTG_REALISTIC_NUMBERS`` (auto): NAVPerformance numbers as a .NET service writes
+  doubles (:mod:`etl_sandbox.btg_numbers`): ``on``, ``off``, or ``auto`` = on for business days
+  with an odd day of the month (2025-04-11 yes, 2025-04-10 no); ``page`` is then a string on
+  every third start date.
 * ``SANDBOX_BTG_CORRUPT_FUND`` (""): CNPJs (comma-separated) whose XML is served truncated.
 * ``SANDBOX_BTG_BREAK_INVARIANT`` (""): CNPJs whose XML header ``patliq`` is 0.01 too high.
 """
@@ -23,6 +27,7 @@ from etl_sandbox.framework import SandboxContext
 
 PENDING_STATUSES = (200, 202, 204, 404)
 FILE_MODES = ("inline", "url")
+REALISTIC_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class BtgSettings:
     page_as_string: bool
     corrupt_funds: frozenset[str]
     break_invariant_funds: frozenset[str]
+    realistic_numbers: str = "auto"
 
     @classmethod
     def from_context(cls, ctx: SandboxContext) -> BtgSettings:
@@ -48,6 +54,14 @@ class BtgSettings:
         mode = ctx.setting("btg_file_mode", "inline").strip().lower()
         if mode not in FILE_MODES:
             raise ValueError(f"setting SANDBOX_BTG_FILE_MODE={mode!r} must be inline or url")
+        realistic = ctx.setting("btg_realistic_numbers", "auto").strip().lower()
+        if realistic in ("true", "1", "yes"):
+            realistic = "on"
+        if realistic in ("false", "0", "no"):
+            realistic = "off"
+        if realistic not in REALISTIC_MODES:
+            raise ValueError(f"setting SANDBOX_BTG_REALISTIC_NUMBERS={realistic!r} must be auto, "
+                             "on or off")
         seconds = ctx.float_setting("btg_processing_seconds", 0.0)
         if seconds < 0:
             raise ValueError(f"setting SANDBOX_BTG_PROCESSING_SECONDS={seconds} is negative")
@@ -60,6 +74,7 @@ class BtgSettings:
             page_as_string=_flag(ctx.setting("btg_page_as_string", "false")),
             corrupt_funds=_cnpjs(ctx.setting("btg_corrupt_fund", "")),
             break_invariant_funds=_cnpjs(ctx.setting("btg_break_invariant", "")),
+            realistic_numbers=realistic,
         )
 
 

@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from etl_tasks import config
 from etl_tasks.btg import jsontext
-from etl_tasks.btg.anbima import iter_report_files
+from etl_tasks.btg.anbima import MIB, ZipLimits, iter_report_files
 from etl_tasks.btg.client import BtgClient, JsonPage, NoRecords
 from etl_tasks.btg.running import chain_running
 from etl_tasks.btg.settings import btg as btg_settings
@@ -104,6 +104,14 @@ def ensure_writable(directory: Path, what: str) -> Path:
             "create it or give this user write permission, or choose another directory."
         ) from error
     return directory
+
+
+def zip_limits() -> ZipLimits:
+    """The carteira ZIP caps of ``[btg]`` (zip_max_total_mb, zip_max_members, zip_max_ratio)."""
+    settings = btg_settings()
+    return ZipLimits(max_members=int(settings.zip_max_members),
+                     max_total_bytes=int(settings.zip_max_total_mb) * MIB,
+                     max_ratio=int(settings.zip_max_ratio))
 
 
 def is_skipped(task: StageTask) -> str | None:
@@ -191,7 +199,7 @@ class BtgExtractCarteira(BtgExtract):
         atomic_write_bytes(landed, outcome.content)
         extracted_at = utc_now()
         rows: dict[str, list[Any]] = {name: [] for name in CARTEIRA_SCHEMA.names}
-        for name, payload in iter_report_files(outcome.content, outcome.filename):
+        for name, payload in iter_report_files(outcome.content, outcome.filename, zip_limits()):
             source = outcome.filename if name == outcome.filename else f"{outcome.filename}!{name}"
             for column, value in (
                 ("ticket", ticket), ("landing_file", str(landed)), ("source", source),

@@ -5,7 +5,9 @@
         --BtgExtractRentabilidade-dir-rentabilidade /dados/btg/rentabilidade
 
 Both extracts keep what BTG sent, byte for byte, under ``<landing dir>/YYYY-MM-DD/`` (the audit
-copy the original scripts kept), written atomically, and a Parquet partition the transforms read:
+copy the original scripts kept), written atomically — an earlier attempt's different files are
+moved to ``anteriores/<UTC stamp>/`` first, never overwritten (:mod:`.landing`) — and a Parquet
+partition the transforms read:
 
 * carteira (``POST /reports/Portfolio``, ``typeReport=3`` = ANBIMA XML 4.01, ``fundName=""`` =
   every fund): the file as delivered (a ZIP with one XML per fund, or one XML), named as BTG's
@@ -27,7 +29,6 @@ done, with ``no_records: true`` in the sidecar.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import re
@@ -43,11 +44,11 @@ from etl_tasks import config
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.anbima import MIB, ZipLimits, iter_report_files
 from etl_tasks.btg.client import BtgClient, JsonPage, NoRecords
+from etl_tasks.btg.landing import keep_previous_attempt, land_files
 from etl_tasks.btg.running import chain_running
 from etl_tasks.btg.settings import btg as btg_settings
 from etl_tasks.calendar import holiday_name, is_business_day
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
-from etl_tasks.core.targets import atomic_write_bytes
 from etl_tasks.errors import ConfigError, FatalExtractError
 
 TYPE_REPORT_ANBIMA_401 = 3  # B4: the only portfolio layout the parser reads
@@ -193,10 +194,13 @@ class BtgExtractCarteira(BtgExtract):
         extra: dict[str, Any] = {"ticket": ticket, "landing_dir": str(landing)}
         if isinstance(outcome, NoRecords):
             self.progress("BTG answered No records")
+            _keep_previous(landing, extra)
             return StageOutput(CARTEIRA_SCHEMA, [], http=client.stats,
                                extra={**extra, "no_records": True, "files": 0})
         landed = landing / outcome.filename
-        atomic_write_bytes(landed, outcome.content)
+        kept = land_files(landing, {outcome.filename: outcome.content})
+        if kept is not None:
+            extra["previous_attempt"] = str(kept)
         extracted_at = utc_now()
         rows: dict[str, list[Any]] = {name: [] for name in CARTEIRA_SCHEMA.names}
         for name, payload in iter_report_files(outcome.content, outcome.filename, zip_limits()):
@@ -239,11 +243,12 @@ class BtgExtractRentabilidade(BtgExtract):
         }
         if report.no_records:
             self.progress("BTG answered No records")
+            _keep_previous(landing, extra)
             return StageOutput(RENTABILIDADE_SCHEMA, [], http=client.stats,
                                extra={**extra, "no_records": True, "pages": 0})
-        for page in report.pages:
-            atomic_write_bytes(landing / f"page-{page.number}.json", page.raw)
-        _remove_stale_pages(landing, len(report.pages))
+        kept = land_files(landing, {f"page-{page.number}.json": page.raw for page in report.pages})
+        if kept is not None:
+            extra["previous_attempt"] = str(kept)
         extracted_at = utc_now()
         tables = [_page_table(ticket, page, extracted_at) for page in report.pages]
         records = sum(table.num_rows for table in tables)
@@ -252,14 +257,11 @@ class BtgExtractRentabilidade(BtgExtract):
         return StageOutput(RENTABILIDADE_SCHEMA, tables, http=client.stats, extra=extra)
 
 
-def _remove_stale_pages(landing: Path, total_pages: int) -> None:
-    """Drop ``page-N.json`` left by an earlier run that had more pages, so the landing directory
-    holds exactly what the last extract received."""
-    for path in landing.glob("page-*.json"):
-        match = PAGE_FILE.match(path.name)
-        if match and int(match.group(1)) > total_pages:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+def _keep_previous(landing: Path, extra: dict[str, Any]) -> None:
+    """An answer with no files still ends the earlier attempt: its files move aside."""
+    kept = keep_previous_attempt(landing, {})
+    if kept is not None:
+        extra["previous_attempt"] = str(kept)
 
 
 def _page_records(page: JsonPage) -> Iterator[tuple[str, dict[str, Any]]]:

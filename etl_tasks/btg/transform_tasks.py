@@ -27,8 +27,10 @@ A skipped (non-business) date stays skipped downstream; "No records" gives empty
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -41,12 +43,23 @@ from etl_tasks.btg.extract import (
     is_skipped,
     upstream_extra,
 )
+from etl_tasks.btg.hints import refetch_hint
 from etl_tasks.btg.running import chain_running, side_running
 from etl_tasks.btg.settings import btg as btg_settings
 from etl_tasks.core.stage import StageOutput, StageTask
+from etl_tasks.errors import DataQualityError
 
 # Extracts and transforms first: the cross-check (priority 0) then sees both reports settled.
 CHAIN_PRIORITY = 10
+
+
+@contextlib.contextmanager
+def with_refetch_hint(tipo: str, date: Any) -> Iterator[None]:
+    """A DataQualityError on landed data ends with the command that re-fetches it."""
+    try:
+        yield
+    except DataQualityError as error:
+        raise DataQualityError(f"{error} {refetch_hint(tipo, date)}") from error
 
 
 def _read(task: StageTask) -> pa.Table:
@@ -65,10 +78,11 @@ class BtgTransform(StageTask):
     pipeline = "btg"
     stage = "transform"
     table_name: ClassVar[str]
+    tipo: ClassVar[str] = "carteira"
     priority = CHAIN_PRIORITY
 
     def run(self) -> None:
-        with chain_running(self.task_family, self.date):
+        with chain_running(self.task_family, self.date), with_refetch_hint(self.tipo, self.date):
             super().run()
 
 
@@ -114,6 +128,7 @@ class BtgTransformRentabilidade(BtgTransform):
 
     entity = "rentabilidade"
     table_name = "btg_rentabilidade"
+    tipo = "rentabilidade"
 
     def requires(self) -> dict[str, StageTask]:
         return {"extract": BtgExtractRentabilidade(date=self.date)}
@@ -206,6 +221,10 @@ class BtgCrossCheck(StageTask):
         while time.monotonic() < deadline and side_running(self.other, self.date):
             self.progress(f"waiting for the {self.other} tasks of {self.date} to finish")
             time.sleep(self.wait_poll_s)
+
+    def run(self) -> None:
+        with with_refetch_hint("ambos", self.date):
+            super().run()
 
     def produce(self) -> StageOutput:
         self._wait_for_other_side()

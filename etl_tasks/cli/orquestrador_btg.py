@@ -6,6 +6,7 @@
     orquestrador-btg --data 2025-04-10                    # data específica
     orquestrador-btg --dir-carteira /dados/btg/carteira --dir-rentabilidade /dados/btg/rent
     orquestrador-btg --workers 2 --scheduler-url http://127.0.0.1:8082
+    orquestrador-btg --data 2025-04-10 --baixar-novamente carteira   # BTG corrigiu o arquivo
     python -m etl_tasks.btg ...                           # the same command
 
 Reproduces the original ``orquestrador_btg.py`` guide on the Luigi graph: the loads of the chosen
@@ -47,6 +48,7 @@ from etl_tasks.btg.extract import (
     ensure_writable,
     non_business_reason,
 )
+from etl_tasks.btg.refetch import RefetchUsageError, forget_landed, refetch_tipos
 from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
 from etl_tasks.calendar import business_days_back, today_in_sao_paulo
 from etl_tasks.cli.common import select_pipelines
@@ -71,8 +73,8 @@ STEP_NAMES = {
     "BtgTransformFundos": "processamento da carteira (fundos)",
     "BtgTransformPosicoes": "processamento da carteira (posições)",
     "BtgTransformRentabilidade": "processamento da rentabilidade",
-    "BtgCrossCheckCarteira": "conferência carteira x rentabilidade (carteira)",
-    "BtgCrossCheckRentabilidade": "conferência carteira x rentabilidade (rentabilidade)",
+    "BtgCrossCheckCarteira": "conferência carteira x rentabilidade",
+    "BtgCrossCheckRentabilidade": "conferência rentabilidade x carteira",
     "BtgSchema": "criação das tabelas BTG",
     "BtgLoadFundos": "carga de btg_fundos",
     "BtgLoadPosicoes": "carga de btg_posicoes",
@@ -121,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="diretório dos arquivos de rentabilidade (padrão: BTG_RENTABILIDADE)",
+    )
+    parser.add_argument(
+        "--baixar-novamente",
+        choices=["carteira", "rentabilidade", "ambos"],
+        default=None,
+        metavar="TIPO",
+        help="pede de novo ao BTG o relatório da data (carteira, rentabilidade ou ambos), depois "
+        "que o BTG corrigiu um arquivo com erro; os arquivos da tentativa anterior ficam em "
+        "<dir>/YYYY-MM-DD/anteriores/",
     )
     parser.add_argument("--workers", type=int, default=1, help="processos Luigi (padrão 1)")
     parser.add_argument(
@@ -288,7 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         run = plan(args)
-    except (UsageError, ConfigError) as error:
+        refetch = (refetch_tipos(args.baixar_novamente, tipo_names(run.tipo))
+                   if args.baixar_novamente else [])
+    except (UsageError, ConfigError, RefetchUsageError) as error:
         logger.error("não é possível executar: %s", error)
         logger.error("FALHA")
         return EXIT_FAILURE
@@ -309,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Another orquestrador-btg, etl-run --pipeline btg|all or backfill of this date: exit 10.
     with exit_if_locked(["btg"], [run.date]):
         try:
+            if refetch:
+                forgotten = forget_landed(refetch, run.date)
+                logger.info("baixar novamente %s de %s: etapas refeitas: %s", ", ".join(refetch),
+                            run.date, ", ".join(forgotten) or "nenhuma (ainda não baixado)")
             succeeded = run_graph(run, args.workers, args.scheduler_url)
         except Exception as error:  # a scheduler/configuration crash must still end in FALHA
             logger.exception("execução interrompida: %s", error)

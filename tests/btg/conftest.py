@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import luigi
+import pymysql
 import pytest
+
+from tests.conftest import with_database
 
 FAST_SETTINGS = {
     ("btg", "poll_initial_s"): "0.01",
@@ -44,3 +49,21 @@ def landing(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     return dirs
 
 
+
+
+@pytest.fixture
+def fresh_mysql(mysql_url: str) -> Iterator[str]:
+    """A database of its own (the session's is shared with tests that create current tables)."""
+    name = f"etl_mig_{uuid.uuid4().hex[:10]}"
+    parts = urlsplit(mysql_url)
+    admin = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
+                            user=parts.username or "root", password=parts.password or "",
+                            autocommit=True)
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    try:
+        yield with_database(mysql_url, name)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()

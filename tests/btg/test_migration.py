@@ -71,24 +71,6 @@ EXPECTED_ROW = (Decimal("1.52345678"), Decimal("1.52401234"), Decimal("100008843
 
 
 @pytest.fixture
-def fresh_mysql(mysql_url: str) -> Iterator[str]:
-    """A database of its own (the session's is shared with tests that create current tables)."""
-    name = f"etl_mig_{uuid.uuid4().hex[:10]}"
-    parts = urlsplit(mysql_url)
-    admin = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
-                            user=parts.username or "root", password=parts.password or "",
-                            autocommit=True)
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    try:
-        yield with_database(mysql_url, name)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
-
-
-@pytest.fixture
 def fresh_pg(pg_url: str) -> Iterator[str]:
     name = f"etl_mig_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(with_database(pg_url, "postgres"))

@@ -51,7 +51,8 @@ def build_portfolio_file(dataset: BtgDataset, request: PortfolioRequest,
     files: list[tuple[str, bytes]] = []
     for day in business_days_between(request.start, request.end):
         for fund in funds:
-            if not dataset.has_record(fund, day):
+            if not dataset.has_record(fund, day) or fund.cnpj in settings.omit_from_carteira or (
+                    "*" in settings.omit_from_carteira):
                 continue
             offset = (BROKEN_PATLIQ_OFFSET if fund.cnpj in settings.break_invariant_funds
                       else Decimal("0.00"))

@@ -17,6 +17,8 @@ live; an invalid value is refused when it is set (ValueError -> the control call
   every third start date.
 * ``SANDBOX_BTG_CORRUPT_FUND`` (""): CNPJs (comma-separated) whose XML is served truncated.
 * ``SANDBOX_BTG_BREAK_INVARIANT`` (""): CNPJs whose XML header ``patliq`` is 0.01 too high.
+* ``SANDBOX_BTG_OMIT_FROM_CARTEIRA`` (""): CNPJs missing from the carteira ZIP while their
+  rentabilidade is served (``*`` = every fund: the carteira answers "No records").
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class BtgSettings:
     corrupt_funds: frozenset[str]
     break_invariant_funds: frozenset[str]
     realistic_numbers: str = "auto"
+    omit_from_carteira: frozenset[str] = frozenset()
 
     @classmethod
     def from_context(cls, ctx: SandboxContext) -> BtgSettings:
@@ -75,6 +78,7 @@ class BtgSettings:
             corrupt_funds=_cnpjs(ctx.setting("btg_corrupt_fund", "")),
             break_invariant_funds=_cnpjs(ctx.setting("btg_break_invariant", "")),
             realistic_numbers=realistic,
+            omit_from_carteira=_cnpjs_or_all(ctx.setting("btg_omit_from_carteira", "")),
         )
 
 
@@ -85,6 +89,11 @@ def _flag(text: str) -> bool:
     if value in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"setting SANDBOX_BTG_PAGE_AS_STRING={text!r} must be true or false")
+
+
+def _cnpjs_or_all(text: str) -> frozenset[str]:
+    """Like :func:`_cnpjs`; ``*`` stands for every fund."""
+    return frozenset({"*"}) if text.strip() == "*" else _cnpjs(text)
 
 
 def _cnpjs(text: str) -> frozenset[str]:

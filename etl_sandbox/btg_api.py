@@ -312,7 +312,8 @@ class BtgApi(SandboxApi):
         if isinstance(ticket.request, PortfolioRequest):
             ticket.file = build_portfolio_file(dataset, ticket.request, settings)
         else:
-            ticket.funds = build_nav_funds(dataset, ticket.request, settings.realistic_numbers)
+            ticket.funds = build_nav_funds(dataset, ticket.request, settings.realistic_numbers,
+                                           settings.added_fields)
         ticket.ready = True
 
     def _file_answer(self, ticket: Ticket, ctx: SandboxContext,
@@ -342,7 +343,7 @@ class BtgApi(SandboxApi):
                 {"pageNumber": [f"pageNumber must be between 1 and totalPages ({pages})"]},
                 self.state.rng)
         as_string = page_as_string(settings, ticket.request)
-        body = dumps(nav_page(funds, page, size, as_string)).encode("utf-8")
+        body = dumps(nav_page(funds, page, size, as_string, settings.added_fields)).encode("utf-8")
         return Response(200, body, {"Content-Type": JSON_CONTENT_TYPE})
 
     # ----- downloads ------------------------------------------------------------------------

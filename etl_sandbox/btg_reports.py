@@ -71,7 +71,7 @@ def build_portfolio_file(dataset: BtgDataset, request: PortfolioRequest,
 
 
 def build_nav_funds(dataset: BtgDataset, request: NavRequest,
-                    realistic: str = "off") -> list[dict[str, Any]]:
+                    realistic: str = "off", added_fields: bool = False) -> list[dict[str, Any]]:
     """``[{"fundName", "data": [...]}]`` for every matching fund with a record in the range;
     records of days with realistic numbers on (``realistic`` = on | off | auto) carry them."""
     days = business_days_between(request.start, request.end)
@@ -79,6 +79,8 @@ def build_nav_funds(dataset: BtgDataset, request: NavRequest,
     for fund in dataset.find_funds(request.fund_name):
         data = [_nav_record(dataset, fund, day, request, realistic)
                 for day in days if dataset.has_record(fund, day)]
+        if added_fields:
+            data = [{**record, "benchmarkName": "CDI"} for record in data]
         if data:
             result.append({"fundName": fund.name, "data": data})
     return result
@@ -109,12 +111,16 @@ def total_pages(item_count: int, page_size: int) -> int:
     return max(1, math.ceil(item_count / page_size))
 
 
-def nav_page(funds: list[dict[str, Any]], page: int, page_size: int, page_as_string: bool
-             ) -> dict[str, Any]:
-    """One page of a rentabilidade result: ``{"page", "totalPages", "result"}``."""
+def nav_page(funds: list[dict[str, Any]], page: int, page_size: int, page_as_string: bool,
+             added_fields: bool = False) -> dict[str, Any]:
+    """One page of a rentabilidade result: ``{"page", "totalPages", "result"}`` (plus
+    ``generatedAt`` when the added-fields knob plays a newer API version)."""
     chunk = funds[(page - 1) * page_size: page * page_size]
-    return {"page": str(page) if page_as_string else page,
-            "totalPages": total_pages(len(funds), page_size), "result": chunk}
+    body: dict[str, Any] = {"page": str(page) if page_as_string else page,
+                            "totalPages": total_pages(len(funds), page_size), "result": chunk}
+    if added_fields:
+        body["generatedAt"] = "2025-04-11T06:00:00Z"
+    return body
 
 
 def _zip(files: list[tuple[str, bytes]]) -> bytes:

@@ -15,6 +15,8 @@ live; an invalid value is refused when it is set (ValueError -> the control call
   doubles (:mod:`etl_sandbox.btg_numbers`): ``on``, ``off``, or ``auto`` = on for business days
   with an odd day of the month (2025-04-11 yes, 2025-04-10 no); ``page`` is then a string on
   every third start date.
+* ``SANDBOX_BTG_ADDED_FIELDS`` (false): NAVPerformance as a newer API version: every record
+  gains ``benchmarkName`` and every page ``generatedAt`` (schema drift the client must name).
 * ``SANDBOX_BTG_CORRUPT_FUND`` (""): CNPJs (comma-separated) whose XML is served truncated.
 * ``SANDBOX_BTG_BREAK_INVARIANT`` (""): CNPJs whose XML header ``patliq`` is 0.01 too high.
 * ``SANDBOX_BTG_OMIT_FROM_CARTEIRA`` (""): CNPJs missing from the carteira ZIP while their
@@ -46,6 +48,7 @@ class BtgSettings:
     break_invariant_funds: frozenset[str]
     realistic_numbers: str = "auto"
     omit_from_carteira: frozenset[str] = frozenset()
+    added_fields: bool = False
 
     @classmethod
     def from_context(cls, ctx: SandboxContext) -> BtgSettings:
@@ -74,21 +77,22 @@ class BtgSettings:
             pending_status=pending,
             file_mode=mode,
             rpm=ctx.int_setting("btg_rpm", 0, minimum=0),
-            page_as_string=_flag(ctx.setting("btg_page_as_string", "false")),
+            page_as_string=_flag(ctx.setting("btg_page_as_string", "false"), "PAGE_AS_STRING"),
             corrupt_funds=_cnpjs(ctx.setting("btg_corrupt_fund", "")),
             break_invariant_funds=_cnpjs(ctx.setting("btg_break_invariant", "")),
             realistic_numbers=realistic,
             omit_from_carteira=_cnpjs_or_all(ctx.setting("btg_omit_from_carteira", "")),
+            added_fields=_flag(ctx.setting("btg_added_fields", "false"), "ADDED_FIELDS"),
         )
 
 
-def _flag(text: str) -> bool:
+def _flag(text: str, name: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("0", "false", "no", "off", ""):
         return False
-    raise ValueError(f"setting SANDBOX_BTG_PAGE_AS_STRING={text!r} must be true or false")
+    raise ValueError(f"setting SANDBOX_BTG_{name}={text!r} must be true or false")
 
 
 def _cnpjs_or_all(text: str) -> frozenset[str]:

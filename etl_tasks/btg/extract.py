@@ -253,8 +253,33 @@ class BtgExtractRentabilidade(BtgExtract):
         tables = [_page_table(ticket, page, extracted_at) for page in report.pages]
         records = sum(table.num_rows for table in tables)
         self.progress(f"{records} records in {len(report.pages)} page(s)")
-        extra.update(no_records=False, pages=len(report.pages), records=records)
+        new_fields = page_new_fields(report.pages)
+        extra.update(no_records=False, pages=len(report.pages), records=records,
+                     new_fields=new_fields)
+        if new_fields:
+            extra["notes"] = [
+                f"NAVPerformance pages carry fields this version does not read: "
+                f"{', '.join(new_fields)} (kept in the landed page-N.json)"
+            ]
         return StageOutput(RENTABILIDADE_SCHEMA, tables, http=client.stats, extra=extra)
+
+
+PAGE_FIELDS = frozenset({"page", "totalPages", "result"})
+FUND_FIELDS = frozenset({"fundName", "data"})
+
+
+def page_new_fields(pages: list[JsonPage]) -> list[str]:
+    """Page-level and fund-level keys outside B5 (``page.<key>``, ``result[].<key>``), sorted;
+    the record-level ones are the transform's (:mod:`.rentabilidade`)."""
+    found: set[str] = set()
+    for page in pages:
+        body = jsontext.loads(page.raw)
+        if isinstance(body, dict):
+            found.update(f"page.{key}" for key in body if key not in PAGE_FIELDS)
+        for fund in page.result:
+            if isinstance(fund, dict):
+                found.update(f"result[].{key}" for key in fund if key not in FUND_FIELDS)
+    return sorted(found)
 
 
 def _keep_previous(landing: Path, extra: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Iterable
 
 from etl_tasks.btg.hints import OPTION, refetch_command, refetch_hint
+from etl_tasks.btg.state import has_anything
 from etl_tasks.btg.transform_tasks import SIDES, gate_for
 from etl_tasks.core.stage import StageTask
 
@@ -58,11 +59,9 @@ def forget_landed(tipos: Iterable[str], date: dt.date) -> list[str]:
     removed = []
     for tipo in tipos:
         for task in chain(tipo, date):
-            partition = task.partition()
-            if partition.meta_path.exists() or partition.failed_path.exists() or (
-                    partition.data_path.exists()):
+            if has_anything(task):
                 removed.append(task.task_family)
-            partition.remove()
+            task.partition().remove()
     logger.info("re-fetch of %s on %s: forgot %s", ", ".join(tipos), date,
                 ", ".join(removed) or "nothing (not fetched yet)")
     return removed

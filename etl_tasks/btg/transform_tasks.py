@@ -28,7 +28,6 @@ A skipped (non-business) date stays skipped downstream; "No records" gives empty
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -46,6 +45,7 @@ from etl_tasks.btg.extract import (
 from etl_tasks.btg.hints import refetch_hint
 from etl_tasks.btg.running import chain_running, side_running
 from etl_tasks.btg.settings import btg as btg_settings
+from etl_tasks.btg.state import failure_line, sidecar, sidecar_value
 from etl_tasks.core.stage import StageOutput, StageTask
 from etl_tasks.errors import DataQualityError
 
@@ -140,21 +140,6 @@ class BtgTransformRentabilidade(BtgTransform):
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(extract))
 
 
-def _failure(task: StageTask) -> str | None:
-    """The recorded failure of ``task`` when it is newer than its last success, as one line."""
-    partition = task.partition()
-    if not partition.failed_path.is_file():
-        return None
-    try:
-        failed = json.loads(partition.failed_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return f"{task.task_family} failed"
-    meta = partition.meta() if partition.meta_path.is_file() else {}
-    if meta and str(failed.get("failed_at", "")) <= str(meta.get("finished_at", "")):
-        return None
-    return f"{task.task_family} failed: {failed.get('error_type')}: {failed.get('message')}"
-
-
 SIDES = {"carteira": (BtgExtractCarteira, BtgTransformFundos, BtgTransformPosicoes),
          "rentabilidade": (BtgExtractRentabilidade, BtgTransformRentabilidade)}
 
@@ -165,7 +150,7 @@ def side_state(name: str, date: Any) -> str | None:
     if chain[1].complete():
         return None
     for task in chain:
-        failure = _failure(task)
+        failure = failure_line(task)
         if failure:
             return f"{name} of {date.isoformat()} failed ({failure})"
     return f"{name} of {date.isoformat()} is not available (not extracted in this run)"
@@ -197,18 +182,16 @@ class BtgCrossCheck(StageTask):
         """sha256 of each compared transform partition (None while it does not exist)."""
         fingerprints: dict[str, str | None] = {}
         for name, task in self.compared().items():
-            target = task.output()
-            fingerprints[name] = target.meta().get("sha256") if target.exists() else None
+            fingerprints[name] = sidecar_value(task, "sha256")
         return fingerprints
 
     def complete(self) -> bool:
         """Done when the sidecar was written from the transforms as they are now. A gate that
         found the other side missing stays done while its own side is unchanged: the other
         side's own gate compares both when it arrives."""
-        target = self.partition()
-        if not target.exists():
+        meta = sidecar(self)
+        if not meta:
             return False
-        meta = target.meta()
         recorded = (meta.get("extra") or {}).get("inputs") or {}
         current = self.input_fingerprints()
         if meta.get("status") == "skipped" and (meta.get("extra") or {}).get("not_run"):

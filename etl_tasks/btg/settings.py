@@ -62,6 +62,11 @@ class btg(luigi.Config):
         description="a ZIP member larger than 1 MiB that inflates more than this many times its "
         "compressed size is refused (zip bomb)",
     )
+    cross_check_grace_s = luigi.FloatParameter(
+        default=30.0,
+        description="with --workers > 1, how long a cross-check gate waits for the other "
+        "report's transform to start once its extract has finished",
+    )
     cross_check = luigi.BoolParameter(
         default=True,
         description="loads wait for the cross-check gates (carteira vs rentabilidade); "

@@ -41,6 +41,12 @@ def failure_line(task: StageTask) -> str | None:
     return f"{task.task_family} failed: {failed.get('error_type')}: {failed.get('message')}"
 
 
+def failure_at(task: StageTask) -> str | None:
+    """When the recorded failure of ``task`` happened (ISO UTC), if there is one."""
+    failed = read_json(task.partition().failed_path)
+    return str(failed.get("failed_at")) if failed else None
+
+
 def has_anything(task: StageTask) -> bool:
     """Whether the partition holds a sidecar, a failure record or data."""
     partition = task.partition()

@@ -45,7 +45,7 @@ from etl_tasks.btg.extract import (
 from etl_tasks.btg.hints import refetch_hint
 from etl_tasks.btg.running import chain_running, side_running
 from etl_tasks.btg.settings import btg as btg_settings
-from etl_tasks.btg.state import failure_line, sidecar, sidecar_value
+from etl_tasks.btg.state import failure_at, failure_line, sidecar, sidecar_value
 from etl_tasks.core.stage import StageOutput, StageTask
 from etl_tasks.errors import DataQualityError
 
@@ -144,6 +144,21 @@ SIDES = {"carteira": (BtgExtractCarteira, BtgTransformFundos, BtgTransformPosico
          "rentabilidade": (BtgExtractRentabilidade, BtgTransformRentabilidade)}
 
 
+def side_pending(name: str, date: Any) -> bool:
+    """True when the side's extract is done but its transforms neither finished nor failed since
+    (the moment between two tasks of a parallel run)."""
+    extract, *transforms = (cls(date=date) for cls in SIDES[name])
+    finished = sidecar_value(extract, "finished_at")
+    if not finished:
+        return False
+    for task in transforms:
+        if sidecar(task):
+            continue
+        failed_since = failure_line(task) and str(failure_at(task)) > str(finished)
+        return not failed_since
+    return False
+
+
 def side_state(name: str, date: Any) -> str | None:
     """None when the report ``name`` of ``date`` is ready to compare, else why it is not."""
     chain = [cls(date=date) for cls in SIDES[name]]
@@ -200,8 +215,17 @@ class BtgCrossCheck(StageTask):
         return recorded == current
 
     def _wait_for_other_side(self) -> None:
-        deadline = time.monotonic() + float(btg_settings().poll_deadline_s)
-        while time.monotonic() < deadline and side_running(self.other, self.date):
+        """With ``--workers`` > 1 the other report may still be in flight: wait while one of its
+        tasks runs, and briefly ([btg] cross_check_grace_s) while its extract has finished and
+        its transform has not started yet."""
+        settings = btg_settings()
+        deadline = time.monotonic() + float(settings.poll_deadline_s)
+        grace_until = time.monotonic() + float(settings.cross_check_grace_s)
+        while time.monotonic() < deadline:
+            if side_running(self.other, self.date):
+                grace_until = time.monotonic() + float(settings.cross_check_grace_s)
+            elif not (side_pending(self.other, self.date) and time.monotonic() < grace_until):
+                return
             self.progress(f"waiting for the {self.other} tasks of {self.date} to finish")
             time.sleep(self.wait_poll_s)
 

@@ -113,3 +113,12 @@ def test_failed_rentabilidade_never_blocks_the_carteira(sandbox, workdir, landin
     assert rows(workdir, "btg_rentabilidade") == len(funds)
     meta = BtgCrossCheckRentabilidade(date=DATE).partition().meta()
     assert meta["status"] == "done" and meta["extra"]["funds_compared"] == len(funds)
+
+
+def test_two_workers_still_compare_both_reports(sandbox, workdir, landing) -> None:
+    result = build(*final_tasks(DATE), workers=2)
+    assert result.ok, result.failed
+    for gate in (BtgCrossCheckCarteira(date=DATE), BtgCrossCheckRentabilidade(date=DATE)):
+        meta = gate.partition().meta()
+        assert meta["status"] == "done", meta.get("skip_reason")
+        assert meta["extra"]["funds_compared"] == len(dataset_for_seed(42).funds_on(DATE))

@@ -13,6 +13,7 @@ the ticket answers as ``{"result": "No records"}``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import zipfile
@@ -62,6 +63,8 @@ def build_portfolio_file(dataset: BtgDataset, request: PortfolioRequest,
             files.append((f"{file_stem(fund.name)}_{day:%Y%m%d}.xml", xml))
     if not files:
         return None
+    if settings.zip_bomb_mb:
+        return ReportFile(f"Carteira_{request.start:%Y%m%d}.zip", zip_bomb(settings.zip_bomb_mb))
     if request.fund_name.strip() and len(files) == 1:
         return ReportFile(*files[0])
     span = f"{request.start:%Y%m%d}"
@@ -121,6 +124,22 @@ def nav_page(funds: list[dict[str, Any]], page: int, page_size: int, page_as_str
     if added_fields:
         body["generatedAt"] = "2025-04-11T06:00:00Z"
     return body
+
+
+@functools.lru_cache(maxsize=2)
+def zip_bomb(member_mib: int, members: int = 4) -> bytes:
+    """A ZIP of ``members`` files of ``member_mib`` MiB of zeros, built in 1 MiB writes."""
+    buffer = io.BytesIO()
+    chunk = b"\0" * (1024 * 1024)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number in range(members):
+            info = zipfile.ZipInfo(f"FUNDO_{number}.xml", _ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as member:
+                member.write(b"<?xml version='1.0'?>")
+                for _ in range(member_mib):
+                    member.write(chunk)
+    return buffer.getvalue()
 
 
 def _zip(files: list[tuple[str, bytes]]) -> bytes:

@@ -17,6 +17,8 @@ live; an invalid value is refused when it is set (ValueError -> the control call
   every third start date.
 * ``SANDBOX_BTG_ADDED_FIELDS`` (false): NAVPerformance as a newer API version: every record
   gains ``benchmarkName`` and every page ``generatedAt`` (schema drift the client must name).
+* ``SANDBOX_BTG_ZIP_BOMB_MB`` (0): when > 0, the carteira ZIP is a zip bomb: 4 members of that
+  many MiB of zeros each (under 1 MiB compressed for 200), as a hostile or broken server might.
 * ``SANDBOX_BTG_CORRUPT_FUND`` (""): CNPJs (comma-separated) whose XML is served truncated.
 * ``SANDBOX_BTG_BREAK_INVARIANT`` (""): CNPJs whose XML header ``patliq`` is 0.01 too high.
 * ``SANDBOX_BTG_OMIT_FROM_CARTEIRA`` (""): CNPJs missing from the carteira ZIP while their
@@ -49,6 +51,7 @@ class BtgSettings:
     realistic_numbers: str = "auto"
     omit_from_carteira: frozenset[str] = frozenset()
     added_fields: bool = False
+    zip_bomb_mb: int = 0
 
     @classmethod
     def from_context(cls, ctx: SandboxContext) -> BtgSettings:
@@ -83,6 +86,7 @@ class BtgSettings:
             realistic_numbers=realistic,
             omit_from_carteira=_cnpjs_or_all(ctx.setting("btg_omit_from_carteira", "")),
             added_fields=_flag(ctx.setting("btg_added_fields", "false"), "ADDED_FIELDS"),
+            zip_bomb_mb=ctx.int_setting("btg_zip_bomb_mb", 0, minimum=0),
         )
 
 

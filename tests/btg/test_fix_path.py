@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import shlex
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,48 +22,9 @@ import pymysql
 import pytest
 
 from etl_sandbox.btg_data import dataset_for_seed
+from tests.btg.orquestrador_run import orquestrador, prepare_project
 
 DATE = "2025-04-11"  # an odd day: the sandbox's realistic numbers are on by default
-CONFIG = """\
-[paths]
-output_dir = {root}/output
-logs_dir = {root}/logs
-
-[btg]
-poll_initial_s = 0.01
-poll_max_interval_s = 0.05
-poll_deadline_s = 5
-not_found_grace_s = 2
-
-[http]
-max_retries = 2
-backoff_base_s = 0.01
-backoff_max_s = 0.05
-"""
-
-
-@dataclass
-class Run:
-    code: int
-    output: str
-
-
-def orquestrador(project: Path, warehouse: str, args: list[str]) -> Run:
-    env = dict(os.environ)
-    env.update({
-        "LUIGI_CONFIG_PATH": str(project / "luigi.cfg"),
-        "ETL_ENV_FILE": str(project / ".env"),
-        "BTG_WAREHOUSE_URL": warehouse,
-        "WAREHOUSE_URL": f"sqlite:///{project / 'unused.db'}",
-        "BTG_REPORT_PATH": str(project / "landing" / "carteira"),
-        "BTG_RENTABILIDADE": str(project / "landing" / "rentabilidade"),
-    })
-    env.pop("ETL_TODAY", None)
-    done = subprocess.run([sys.executable, "-m", "etl_tasks.btg", *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
-    return Run(done.returncode, done.stdout + done.stderr)
-
-
 def count(url: str, table: str, column: str) -> int:
     parts = urlsplit(url)
     connection = pymysql.connect(host=parts.hostname, port=parts.port or 3306,
@@ -88,8 +45,7 @@ def count(url: str, table: str, column: str) -> int:
 @pytest.mark.mysql
 def test_corrupt_carteira_fails_alone_and_the_printed_command_fixes_it(
         sandbox, tmp_path: Path, fresh_mysql: str) -> None:
-    project = tmp_path
-    (project / "luigi.cfg").write_text(CONFIG.format(root=project), encoding="utf-8")
+    project = prepare_project(tmp_path)
     funds = dataset_for_seed(42).funds_on(dt.date.fromisoformat(DATE))
     broken = funds[3]
     sandbox.control("config", {"btg_corrupt_fund": broken.cnpj})

@@ -10,6 +10,7 @@ Run: .venv/bin/pytest tests/btg/test_hostile_zip.py
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -19,6 +20,7 @@ import pytest
 
 from etl_tasks.btg.anbima import ZipLimits, iter_report_files
 from etl_tasks.errors import DataQualityError
+from tests.btg.orquestrador_run import orquestrador, prepare_project
 
 GOLDEN = (Path(__file__).parent.parent / "fixtures" / "anbima_golden.xml").read_bytes()
 MIB = 1024 * 1024
@@ -27,6 +29,7 @@ import resource, sys
 from pathlib import Path
 from etl_tasks.btg.anbima import iter_report_files
 from etl_tasks.errors import DataQualityError
+from tests.btg.orquestrador_run import orquestrador, prepare_project
 data = Path(sys.argv[1]).read_bytes()
 try:
     for _name, _payload in iter_report_files(data, "Carteira.zip"):
@@ -94,3 +97,25 @@ def test_total_cap_counts_inflated_bytes_across_members(tmp_path: Path) -> None:
     limits = ZipLimits(max_total_bytes=len(GOLDEN) + 10)
     with pytest.raises(DataQualityError, match="claims"):
         list(iter_report_files(archive_path.read_bytes(), "two.zip", limits))
+
+
+def test_sandbox_zip_bomb_end_to_end_fails_the_carteira_only_with_flat_memory(
+        sandbox, tmp_path: Path) -> None:
+    """Over HTTP, as cron runs it: the healthy day's peak RSS vs the 4 x 200 MiB bomb's."""
+    healthy_project = prepare_project(tmp_path / "healthy")
+    healthy = orquestrador(healthy_project, f"sqlite:///{healthy_project / 'w.db'}",
+                           ["--data", "2025-04-10"], measure_rss=True)
+    assert healthy.code == 0, healthy.output[-2000:]
+    sandbox.control("config", {"btg_zip_bomb_mb": 200})
+    bomb_project = prepare_project(tmp_path / "bomb")
+    bomb = orquestrador(bomb_project, f"sqlite:///{bomb_project / 'w.db'}",
+                        ["--data", "2025-04-10"], measure_rss=True)
+    assert bomb.code == 1
+    line = next(text for text in bomb.output.splitlines()
+                if text.strip().startswith("BtgExtractCarteira"))
+    assert "FAILED" in line and "inflated bytes (at most 536870912 accepted)" in line
+    assert re.search(r"BtgLoadRentabilidade\s+SUCCESS", bomb.output)
+    assert healthy.peak_rss_mib is not None and bomb.peak_rss_mib is not None
+    print(f"orquestrador-btg peak RSS: healthy day {healthy.peak_rss_mib} MiB, "
+          f"zip bomb {bomb.peak_rss_mib} MiB")
+    assert bomb.peak_rss_mib <= healthy.peak_rss_mib + 32

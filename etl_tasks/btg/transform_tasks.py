@@ -9,18 +9,24 @@ Thin Luigi wrappers around the pure functions of :mod:`etl_tasks.btg.transform`:
   It is the gate of the carteira: :class:`BtgTransformPosicoes` requires it, so positions of a file
   that does not add up are never written either.
 * :class:`BtgTransformRentabilidade` types the NAVPerformance records (percent → fraction here).
-* :class:`BtgCrossCheck` compares the two reports of the date (the same funds in both;
-  ``valorcota = liquidQuote``, ``patliq = assetValue``, ``quantidade = numberOfQuotes``). While
-  ``[btg] cross_check`` is on, every BTG load requires it, so a disagreement blocks all three
-  loads. It is complete only while the transforms it compared are unchanged (their sha256 is in
-  its sidecar), so re-extracting one report re-runs the comparison.
+* :class:`BtgCrossCheckCarteira` / :class:`BtgCrossCheckRentabilidade` — one cross-check gate
+  per report type — compare the two reports of the date (the same funds in both; ``valorcota =
+  liquidQuote``, ``patliq = assetValue``, ``quantidade = numberOfQuotes``, with the tolerance of
+  :func:`etl_tasks.btg.transform.values_agree`). While ``[btg] cross_check`` is on, each report's
+  loads require its own gate; both gates compare the same data, so a disagreement blocks every
+  load of the date. A gate is complete only while the transforms it compared are unchanged (their
+  sha256 is in its sidecar), so re-extracting one report re-runs the comparison.
 
-The two report types are independent: the cross-check does not *require* the transforms (a
-failed rentabilidade would then block the carteira); it runs after them — extracts and transforms
-have a higher Luigi priority, so the scheduler runs every one it can first — and compares what
-is there. When one side is missing or failed it is recorded as not run (``skip_reason`` says which
-side and why) and the other side's loads go ahead. With ``--workers`` > 1 it also waits while a
-task of the other side is still running (:func:`side_running`).
+The two report types are independent: a gate requires only its own report's transforms; the
+other report is a soft input (a failed rentabilidade must not block the carteira). Extracts and
+transforms have a higher Luigi priority, so the scheduler runs every one it can before a gate,
+which then compares what is there. When the other report is missing or failed the gate is
+recorded as not run (``skip_reason`` says which report and why) and its own report's loads go
+ahead. With ``--workers`` > 1 a gate also waits while a task of the other report is still running
+(:func:`etl_tasks.btg.running.side_running`) or about to start (:func:`side_pending`).
+
+A landed-data DataQualityError of a transform or gate ends with the command that re-fetches the
+report (:mod:`etl_tasks.btg.hints`).
 
 A skipped (non-business) date stays skipped downstream; "No records" gives empty partitions.
 """
@@ -276,5 +282,5 @@ def gate_for(side: str) -> type[BtgCrossCheck]:
 
 
 def cross_check_enabled() -> bool:
-    """``[btg] cross_check``: whether the loads wait for :class:`BtgCrossCheck`."""
+    """``[btg] cross_check``: whether the loads wait for their cross-check gate."""
     return bool(btg_settings().cross_check)

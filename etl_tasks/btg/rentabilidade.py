@@ -31,7 +31,7 @@ from etl_tasks.btg.precision import (
 )
 from etl_tasks.btg.tables import BTG_RENTABILIDADE
 from etl_tasks.errors import DataQualityError
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec, arrow_schema
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec, arrow_schema
 
 REPORT = "NAVPerformance (rentabilidade)"
 CNPJ_DIGITS = re.compile(r"^\d{14}$")

@@ -29,7 +29,7 @@ Column order here is the transform's output order (:func:`arrow_schema`); text c
 
 from __future__ import annotations
 
-from etl_tasks.warehouse.base import Column, TableSpec, not_null
+from etl_tasks.warehouse.model import Column, TableSpec, not_null
 
 QUANTITY = "decimal(28,8)"  # quotas, quantities, unit prices (ANBIMA: 8 decimals)
 MONEY = "decimal(20,2)"  # values in BRL to the cent (up to 10^18)

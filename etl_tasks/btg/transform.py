@@ -43,16 +43,15 @@ from etl_tasks.btg.rentabilidade import (
     rentabilidade_row,
     rentabilidade_table,
 )
+from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES
+from etl_tasks.errors import DataQualityError
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec, arrow_schema
 
 __all__ = [
     "check_portfolios", "cross_check", "cross_check_table", "fundos_table", "parse_carteira",
     "percent_to_fraction", "posicoes_table", "rentabilidade_row", "rentabilidade_table",
     "values_agree",
 ]
-from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES
-from etl_tasks.errors import DataQualityError
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec, arrow_schema
-
 TransformResult = tuple[pa.Table, dict[str, Any]]
 MAX_PROBLEMS_SHOWN = 20
 

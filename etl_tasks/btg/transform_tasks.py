@@ -158,7 +158,7 @@ def side_pending(name: str, date: Any) -> bool:
     if not finished:
         return False
     for task in transforms:
-        if sidecar(task):
+        if sidecar(task) is not None:
             continue
         failed_since = failure_line(task) and str(failure_at(task)) > str(finished)
         return not failed_since
@@ -211,11 +211,12 @@ class BtgCrossCheck(StageTask):
         found the other side missing stays done while its own side is unchanged: the other
         side's own gate compares both when it arrives."""
         meta = sidecar(self)
-        if not meta:
+        if meta is None:
             return False
-        recorded = (meta.get("extra") or {}).get("inputs") or {}
+        self.check_source()
+        recorded = meta.extra.get("inputs") or {}
         current = self.input_fingerprints()
-        if meta.get("status") == "skipped" and (meta.get("extra") or {}).get("not_run"):
+        if meta.skipped and meta.extra.get("not_run"):
             own = "fundos" if self.side == "carteira" else "rentabilidade"
             return recorded.get(own) == current[own]
         return recorded == current

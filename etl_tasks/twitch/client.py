@@ -34,6 +34,7 @@ from typing import Any
 import requests
 
 from etl_tasks import config
+from etl_tasks.core.closing import Closing
 from etl_tasks.core.http import (
     CursorPaginator,
     HttpClient,
@@ -193,7 +194,7 @@ class _OAuthSchemeAuth:
         self._inner.refresh(response)
 
 
-class TwitchClient:
+class TwitchClient(Closing):
     """Helix endpoints the pipeline needs (A5), over one HTTP session with shared pacing."""
 
     def __init__(
@@ -275,12 +276,6 @@ class TwitchClient:
     def close(self) -> None:
         """Close the HTTP session."""
         self.http.close()
-
-    def __enter__(self) -> TwitchClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- endpoints -------------------------------------------------------------------------------
 

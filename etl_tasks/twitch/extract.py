@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from etl_tasks import config
 from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
 from etl_tasks.errors import ConfigError
@@ -44,7 +45,7 @@ def distinct_values(parquet_path: Path, column: str) -> list[str]:
 
 def is_skipped(task: StageTask) -> str | None:
     """The skip reason recorded by an upstream task, if it was skipped."""
-    return task.output().meta().get("skip_reason")
+    return task.output().meta().skip_reason
 
 
 class TwitchExtract(StageTask):
@@ -52,6 +53,9 @@ class TwitchExtract(StageTask):
 
     pipeline = "twitch"
     stage = "extract"
+
+    def api_source(self) -> str | None:
+        return config.env("TWITCH_API_BASE_URL")
 
     def snapshot_path(self) -> Path:
         return self.requires()["streams"].output().data_path

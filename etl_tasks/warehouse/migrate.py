@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import TableSpec
 from etl_tasks.warehouse.ddl import check_identifier, dependency_order
+from etl_tasks.warehouse.model import TableSpec
 
 logger = logging.getLogger(__name__)
 

@@ -87,8 +87,8 @@ def test_missing_fund_as_a_documented_warning(sandbox, workdir, landing,
     assert rows(workdir, "btg_fundos") == len(funds) - 1
     assert rows(workdir, "btg_rentabilidade") == len(funds)
     meta = BtgCrossCheckCarteira(date=DATE).partition().meta()
-    assert meta["extra"]["only_in_rentabilidade"] == [funds[0].cnpj]
-    assert any(funds[0].cnpj in note and "warning" in note for note in meta["extra"]["notes"])
+    assert meta.extra["only_in_rentabilidade"] == [funds[0].cnpj]
+    assert any(funds[0].cnpj in note and "warning" in note for note in meta.extra["notes"])
 
 
 def test_failed_rentabilidade_never_blocks_the_carteira(sandbox, workdir, landing) -> None:
@@ -101,8 +101,8 @@ def test_failed_rentabilidade_never_blocks_the_carteira(sandbox, workdir, landin
     assert rows(workdir, "btg_posicoes") > len(funds)
     assert rows(workdir, "btg_rentabilidade") == 0
     gate = BtgCrossCheckCarteira(date=DATE).partition().meta()
-    assert gate["status"] == "skipped"
-    assert gate["skip_reason"].startswith(
+    assert gate.status == "skipped"
+    assert gate.skip_reason.startswith(
         "cross-check not run: rentabilidade of 2025-04-10 failed (BtgExtractRentabilidade failed")
     assert not BtgTransformRentabilidade(date=DATE).complete()
     # Next night BTG answers: the rentabilidade loads and its gate compares both reports.
@@ -112,7 +112,7 @@ def test_failed_rentabilidade_never_blocks_the_carteira(sandbox, workdir, landin
     assert "BtgCrossCheckRentabilidade" in second.ran
     assert rows(workdir, "btg_rentabilidade") == len(funds)
     meta = BtgCrossCheckRentabilidade(date=DATE).partition().meta()
-    assert meta["status"] == "done" and meta["extra"]["funds_compared"] == len(funds)
+    assert meta.status == "done" and meta.extra["funds_compared"] == len(funds)
 
 
 def test_two_workers_still_compare_both_reports(sandbox, workdir, landing) -> None:
@@ -120,5 +120,5 @@ def test_two_workers_still_compare_both_reports(sandbox, workdir, landing) -> No
     assert result.ok, result.failed
     for gate in (BtgCrossCheckCarteira(date=DATE), BtgCrossCheckRentabilidade(date=DATE)):
         meta = gate.partition().meta()
-        assert meta["status"] == "done", meta.get("skip_reason")
-        assert meta["extra"]["funds_compared"] == len(dataset_for_seed(42).funds_on(DATE))
+        assert meta.status == "done", meta.skip_reason
+        assert meta.extra["funds_compared"] == len(dataset_for_seed(42).funds_on(DATE))

@@ -26,8 +26,9 @@ import pytest
 from etl_tasks.btg.load import BtgSchema
 from etl_tasks.btg.tables import BTG_TABLES
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import Column, TableSpec, connect
+from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.migrate import apply_changes, plan_changes
+from etl_tasks.warehouse.model import Column, TableSpec
 from tests.conftest import with_database
 from tests.luigi_helpers import build
 
@@ -122,7 +123,7 @@ def run_schema_task(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.ok, result.failed
     assert "BtgSchema" in result.ran
     meta = BtgSchema(date=DATE).partition().meta()
-    assert any("cota_liquida" in line for line in meta["extra"]["migrated"])
+    assert any("cota_liquida" in line for line in meta.extra["migrated"])
     with connect(url) as warehouse:
         assert plan_changes(warehouse, BTG_TABLES) == []
     assert BtgSchema(date=DATE).complete()

@@ -152,7 +152,7 @@ def test_twenty_realistic_days_load_with_every_value_at_its_column_scale(
                 compared += 1
                 source = Decimal(token).scaleb(-2) if kind == PERCENT else Decimal(token)
                 day_rounded += kind != EXACT and want != source
-        meta = BtgTransformRentabilidade(date=day).output().meta()["extra"]
+        meta = BtgTransformRentabilidade(date=day).output().meta().extra
         assert meta["rounded_values"] == day_rounded, day
         if day_rounded:
             assert any(f"{day_rounded} values rounded to the column scale" in note
@@ -173,6 +173,6 @@ def test_realistic_day_on_sqlite_records_rounding(sandbox, workdir: Path, landin
     day = dt.date(2025, 4, 11)
     result = build(*final_tasks(day))
     assert result.ok, result.failed
-    meta = BtgTransformRentabilidade(date=day).output().meta()["extra"]
+    meta = BtgTransformRentabilidade(date=day).output().meta().extra
     assert meta["rounded_values"] > 0
     assert meta["notes"] and "values rounded to the column scale" in meta["notes"][0]

@@ -21,10 +21,10 @@ def test_added_fields_are_recorded_by_name_and_kept_in_the_raw_pages(sandbox, wo
     sandbox.control("config", {"btg_added_fields": True})
     result = build(*final_tasks(DATE))
     assert result.ok, result.failed
-    extract = BtgExtractRentabilidade(date=DATE).output().meta()["extra"]
+    extract = BtgExtractRentabilidade(date=DATE).output().meta().extra
     assert extract["new_fields"] == ["page.generatedAt"]
     assert "page.generatedAt" in extract["notes"][0]
-    transform = BtgTransformRentabilidade(date=DATE).output().meta()["extra"]
+    transform = BtgTransformRentabilidade(date=DATE).output().meta().extra
     assert transform["new_fields"] == ["benchmarkName"]
     assert any("benchmarkName" in note for note in transform["notes"])
     page = json.loads((landing["rentabilidade"] / DATE.isoformat() / "page-1.json").read_text())

@@ -190,6 +190,7 @@ class BtgCrossCheck(StageTask):
     side: ClassVar[str]
     other: ClassVar[str]
     wait_poll_s: ClassVar[float] = 1.0
+    refresh_other: bool = True
 
     def requires(self) -> dict[str, StageTask]:
         return {"own": self.compared()["fundos" if self.side == "carteira" else "rentabilidade"]}
@@ -253,7 +254,29 @@ class BtgCrossCheck(StageTask):
             _read(fundos_task), _read(self.compared()["rentabilidade"]), self.date,
             str(btg_settings().missing_funds))
         meta["inputs"] = self.input_fingerprints()
+        if self.refresh_other:
+            self._refresh_other_gate()
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(fundos_task))
+
+    def stale_skip(self) -> bool:
+        """True when this gate recorded "not run" but both reports are there now."""
+        meta = sidecar(self)
+        if meta is None or not (meta.skipped and meta.extra.get("not_run")):
+            return False
+        return (meta.extra.get("inputs") or {}) != self.input_fingerprints()
+
+    def _refresh_other_gate(self) -> None:
+        """The other report's gate said "not run" while this report was missing; now that both
+        compared equal, run it again (its loads are done and Luigi would not look at it), so the
+        report does not keep an outdated "not run"."""
+        other = gate_for(self.other)(date=self.date)
+        if not other.stale_skip():
+            return
+        other.refresh_other = False  # it must not refresh this gate in turn
+        try:
+            other.run()
+        finally:
+            other.refresh_other = True  # Luigi caches task instances
 
 
 class BtgCrossCheckCarteira(BtgCrossCheck):

@@ -113,6 +113,9 @@ def test_failed_rentabilidade_never_blocks_the_carteira(sandbox, workdir, landin
     assert rows(workdir, "btg_rentabilidade") == len(funds)
     meta = BtgCrossCheckRentabilidade(date=DATE).partition().meta()
     assert meta.status == "done" and meta.extra["funds_compared"] == len(funds)
+    # The carteira's gate, "not run" last night, was compared again too (no stale note).
+    carteira_gate = BtgCrossCheckCarteira(date=DATE).partition().meta()
+    assert carteira_gate.status == "done" and carteira_gate.extra["funds_compared"] == len(funds)
 
 
 def test_two_workers_still_compare_both_reports(sandbox, workdir, landing) -> None:

@@ -88,6 +88,10 @@ def test_corrupt_carteira_fails_alone_and_the_printed_command_fixes_it(
     gate = next(line for line in fixed.output.splitlines()
                 if line.strip().startswith("BtgCrossCheckCarteira"))
     assert "SUCCESS" in gate and "not run" not in gate
+    # ...and the rentabilidade's gate no longer says "not run": it compared both too.
+    gate = next(line for line in fixed.output.splitlines()
+                if line.strip().startswith("BtgCrossCheckRentabilidade"))
+    assert "SUCCESS" in gate and "not run" not in gate, gate
 
     previous = sorted((landed.parent / "anteriores").glob("*/" + landed.name))
     assert len(previous) == 1, previous

@@ -27,8 +27,8 @@ from etl_tasks.btg.transform_tasks import SIDES, gate_for
 from etl_tasks.core.stage import StageTask
 
 logger = logging.getLogger(__name__)
-__all__ = ["OPTION", "RefetchUsageError", "chain", "forget_landed", "refetch_command",
-           "refetch_hint", "refetch_tipos"]
+__all__ = ["OPTION", "RefetchUsageError", "chain", "forget_landed", "forget_under_lock",
+           "refetch_command", "refetch_hint", "refetch_tipos"]
 
 class RefetchUsageError(ValueError):
     """``--baixar-novamente`` names a report this run does not process."""
@@ -51,6 +51,15 @@ def chain(tipo: str, date: dt.date) -> list[StageTask]:
     tasks: list[StageTask] = [gate_for(tipo)(date=date)]
     tasks += [cls(date=date) for cls in reversed(SIDES[tipo])]
     return tasks
+
+
+def forget_under_lock(tipos: Iterable[str], date: dt.date) -> list[str]:
+    """:func:`forget_landed` while holding the BTG run lock of ``date`` (a run of that date in
+    progress raises :class:`~etl_tasks.ops.lock.AlreadyRunningError` and nothing is removed)."""
+    from etl_tasks.ops.lock import run_locks
+
+    with run_locks(["btg"], [date]):
+        return forget_landed(tipos, date)
 
 
 def forget_landed(tipos: Iterable[str], date: dt.date) -> list[str]:

@@ -41,6 +41,7 @@ class Run:
 def prepare_project(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "luigi.cfg").write_text(CONFIG.format(root=root), encoding="utf-8")
+    (root / ".env").touch()  # empty: the environment is the configuration (missing = error)
     return root
 
 

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from etl_tasks.core.stage import StageOutput, StageTask
 from etl_tasks.twitch import transform as twitch_transform
 from etl_tasks.twitch.extract import (
+    OptionalDateParameter,
     TwitchExtractClips,
     TwitchExtractGames,
     TwitchExtractStreams,
@@ -57,7 +58,33 @@ class TwitchTransform(StageTask):
             meta["references_checked"] = twitch_transform.check_foreign_keys(
                 TABLES_BY_NAME[self.table_name], table, dimension_tables
             )
+        meta["source_sha256"] = extract.output().meta().get("sha256")
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(extract))
+
+
+class TwitchRefreshableTransform(TwitchTransform):
+    """A fact transform a lookback may redo: with ``refresh_on`` it is complete only when it was
+    made from the extract currently on disk (same sha256) and that extract is complete."""
+
+    refresh_on = OptionalDateParameter(
+        default=None, description="lookback: the run date that re-pulls this partition"
+    )
+
+    def requires(self) -> dict[str, StageTask]:
+        needed = super().requires()
+        needed["extract"] = self.extract_class(date=self.date, refresh_on=self.refresh_on)
+        return needed
+
+    def complete(self) -> bool:
+        if not super().complete():
+            return False
+        if self.refresh_on is None:
+            return True
+        extract = self.requires()["extract"]
+        if not extract.complete():
+            return False
+        made_from = self.output().meta().get("extra", {}).get("source_sha256")
+        return made_from == extract.output().meta().get("sha256")
 
 
 class TwitchTransformUsers(TwitchTransform):
@@ -88,7 +115,7 @@ class TwitchTransformStreams(TwitchTransform):
     dimensions = {"twitch_users": TwitchTransformUsers, "twitch_games": TwitchTransformGames}
 
 
-class TwitchTransformVideos(TwitchTransform):
+class TwitchTransformVideos(TwitchRefreshableTransform):
     """Typed videos created on the date (durations in seconds), checked against users."""
 
     entity = "videos"
@@ -98,7 +125,7 @@ class TwitchTransformVideos(TwitchTransform):
     dimensions = {"twitch_users": TwitchTransformUsers}
 
 
-class TwitchTransformClips(TwitchTransform):
+class TwitchTransformClips(TwitchRefreshableTransform):
     """Typed clips created on the date, checked against users."""
 
     entity = "clips"

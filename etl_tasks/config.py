@@ -144,6 +144,10 @@ class twitch(luigi.Config):
     clip_top_games = luigi.IntParameter(
         default=0, description="also list the date's clips of the N most-watched games (0 = off)"
     )
+    stream_partitions = luigi.Parameter(
+        default="languages",
+        description="walk /streams as concurrent language partitions ('languages') or one ('none')",
+    )
     concurrency = luigi.IntParameter(
         default=8, description="Helix requests in flight at once (the shared limiter still paces)"
     )

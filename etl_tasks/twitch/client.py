@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -420,6 +423,68 @@ class TwitchClient:
                     captured_at = dt.datetime.now(dt.timezone.utc)
                     logger.warning("/streams answered without a Date header; using the local clock")
             yield StreamPage(captured_at, page.number, page.data)
+
+    def iter_streams_partitioned(
+        self,
+        partitions: Sequence[Sequence[str]],
+        page_size: int = MAX_PAGE_SIZE,
+        max_pages: int | None = None,
+    ) -> Iterator[StreamPage]:
+        """The live snapshot walked as several ``language`` partitions at once (one cursor walk
+        each, ``concurrency`` of them in flight), pages numbered in arrival order.
+
+        The partitions must cover every stream language exactly once
+        (:func:`~etl_tasks.twitch.languages.language_partitions`); then the union is the snapshot
+        one walk would give, in a fraction of the time, since one cursor can only be followed
+        page after page at the speed of the answers.
+        """
+        first = check_page_size(page_size)
+        pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2 * self.concurrency)
+        stop = threading.Event()
+
+        def put(item: tuple[str, Any]) -> None:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def walk(languages: Sequence[str]) -> None:
+            try:
+                params = [("language", code) for code in languages]
+                for page in self._paginate("/streams", params, first, None):
+                    if stop.is_set():
+                        return
+                    put(("page", page))
+            except BaseException as error:  # handed to the consumer, raised there
+                put(("error", error))
+            finally:
+                put(("done", None))
+
+        workers = max(1, min(self.concurrency, len(partitions)))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="streams")
+        captured_at: dt.datetime | None = None
+        number = finished = 0
+        try:
+            for languages in partitions:
+                pool.submit(walk, languages)
+            while finished < len(partitions):
+                kind, item = pages.get()
+                if kind == "done":
+                    finished += 1
+                    continue
+                if kind == "error":
+                    raise item
+                if captured_at is None:
+                    captured_at = item.server_time or dt.datetime.now(dt.timezone.utc)
+                number += 1
+                yield StreamPage(captured_at, number, item.data)
+                if max_pages and number >= max_pages:
+                    return
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def get_videos(
         self, user_id: str, page_size: int = MAX_PAGE_SIZE, max_pages: int | None = None

@@ -43,6 +43,7 @@ from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
 from etl_tasks.errors import ConfigError
 from etl_tasks.twitch.client import StreamPage, TwitchClient, Walk, created_at
+from etl_tasks.twitch.languages import language_partitions
 from etl_tasks.twitch.raw_schema import raw_schema, rows_to_table
 
 # At most one INFO progress line per stage this often (cron mail stays readable).
@@ -274,12 +275,23 @@ class TwitchExtractStreams(TwitchExtract):
 
     def produce(self) -> StageOutput:
         client = TwitchClient.from_env()
-        pages = client.iter_streams(
-            page_size=self.page_size(),
-            max_pages=int(self.settings().max_stream_pages) or None,
-        )
-        schema = raw_schema(self.entity)
+        max_pages = int(self.settings().max_stream_pages) or None
         extra: dict[str, Any] = {}
+        partitioning = str(self.settings().stream_partitions).strip().lower()
+        if partitioning == "languages":
+            partitions = language_partitions()
+            pages = client.iter_streams_partitioned(partitions, self.page_size(), max_pages)
+            notes(extra).append(
+                f"streams: walked as {len(partitions)} language partitions at once"
+            )
+        elif partitioning in ("", "none"):
+            pages = client.iter_streams(page_size=self.page_size(), max_pages=max_pages)
+        else:
+            raise ConfigError(
+                f"[twitch] stream_partitions must be 'languages' or 'none', got {partitioning!r}; "
+                "fix it in luigi.cfg"
+            )
+        schema = raw_schema(self.entity)
         first = next(pages, None)
         if first is None:  # nobody live: an empty but real snapshot
             record_requests(extra, client)
@@ -315,18 +327,26 @@ class TwitchExtractStreams(TwitchExtract):
         new_fields: set[str] = set()
         expected = max(1, -(-int(self.settings().expected_live_streams) // self.page_size()))
         progress = Progress(self, "streams pages (estimate)", expected, client)
-        pages = rows = 0
+        pages = 0
+        pending: list[pa.Table] = []  # pages are written ~ROWS_PER_BATCH rows at a time: one
+        held = 0  # row group per page would make the file slow and costly to read back
         for page in _chain(first, rest):
-            pages, rows = page.page, rows + len(page.rows)
+            pages = page.page
             progress.update(min(pages, expected))
-            yield rows_to_table(
+            pending.append(rows_to_table(
                 self.entity,
                 page.rows,
                 new_fields=new_fields,
                 extracted_at=extracted_at,
                 captured_at=page.captured_at,
                 page=page.page,
-            )
+            ))
+            held += len(page.rows)
+            if held >= ROWS_PER_BATCH:
+                yield pa.concat_tables(pending)
+                pending, held = [], 0
+        if pending:
+            yield pa.concat_tables(pending)
         progress.total = pages
         progress.what = "streams pages"
         progress.update(pages, final=True)

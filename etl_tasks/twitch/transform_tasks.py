@@ -51,8 +51,12 @@ class TwitchTransform(StageTask):
         raw = pq.read_table(extract.output().data_path)
         table, meta = type(self).function(raw, self.date)
         if self.dimensions:
+            # Only the referenced keys: a day's users dimension is ~100,000 wide rows.
+            spec = TABLES_BY_NAME[self.table_name]
+            keys = {fk.ref_table: list(fk.ref_columns) for fk in spec.foreign_keys}
             dimension_tables = {
-                name: pq.read_table(self.requires()[name].output().data_path)
+                name: pq.read_table(self.requires()[name].output().data_path,
+                                    columns=keys.get(name))
                 for name in self.dimensions
             }
             meta["references_checked"] = twitch_transform.check_foreign_keys(

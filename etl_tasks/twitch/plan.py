@@ -29,6 +29,7 @@ from etl_tasks.twitch.extract import (
     broadcaster_scope,
     distinct_values,
 )
+from etl_tasks.twitch.languages import language_partitions
 from etl_tasks.twitch.tasks import lookback_dates
 
 IDS_PER_CALL = 100
@@ -45,11 +46,6 @@ class PlannedStage:
     basis: str
 
 
-def _pages(rows: int, page_size: int) -> int:
-    # +1: a last page's cursor often leads to an empty page (api-contract.md A4).
-    return math.ceil(rows / page_size) + 1 if rows else 1
-
-
 def _done(task: object) -> dict | None:
     """The sidecar of a finished extract, else None."""
     if not task.complete():  # type: ignore[attr-defined]
@@ -58,10 +54,20 @@ def _done(task: object) -> dict | None:
 
 
 def _requests_of(meta: dict) -> int:
+    """Helix requests an extract made (token and validation calls cost no points)."""
     extra = meta.get("extra") or {}
-    if "requests" in extra:
-        return int(extra["requests"])
+    by_endpoint = extra.get("requests_by_endpoint")
+    if isinstance(by_endpoint, dict):
+        return sum(int(n) for path, n in by_endpoint.items() if not path.startswith("/oauth2/"))
     return int((meta.get("http") or {}).get("requests", 0))
+
+
+def stream_pages(rows: int, page_size: int) -> int:
+    """Requests of a snapshot walk of ``rows`` streams: full pages, plus one last (short or
+    empty) page per walk, and a walk per language partition when they are walked at once."""
+    partitioned = str(twitch_config().stream_partitions).strip().lower() == "languages"
+    walks = len(language_partitions()) if partitioned else 1
+    return rows // page_size + walks
 
 
 def latest_snapshot_rows(streams_root: Path, before: dt.date) -> tuple[dt.date, int] | None:
@@ -105,7 +111,7 @@ def plan_date(date: dt.date, refresh_on: dt.date | None = None) -> list[PlannedS
         source = (f"as on {previous[0]}" if previous
                   else "[twitch] expected_live_streams")
         cap = int(settings.max_stream_pages) or None
-        pages = _pages(rows, page) if cap is None else min(cap, _pages(rows, page))
+        pages = stream_pages(rows, page) if cap is None else min(cap, stream_pages(rows, page))
         live_count = rows if cap is None else min(rows, cap * page)
         users = live_count + len(configured)
         games = min(live_count, 2000)

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from etl_tasks.core.pagination import CursorPaginator, Page, check_envelope
 from etl_tasks.core.ratelimit import RateLimitPacer, server_time
@@ -431,24 +432,40 @@ class HttpClient:
             self.requests_by_path[path] = self.requests_by_path.get(path, 0) + 1
 
     def _read_body(self, response: requests.Response, deadline: float) -> int:
-        """Read the whole body before ``deadline`` (perf_counter); return its size in bytes."""
+        """Read the whole body before ``deadline`` (perf_counter); return its size in bytes.
+
+        ``read1`` returns whatever has arrived (at most one socket read, bounded by the read
+        timeout), so the deadline is checked however slowly the bytes come; a plain
+        ``read(n)`` would wait for all ``n`` bytes."""
+        raw = response.raw
         chunks: list[bytes] = []
         try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
+            while True:
+                chunk = raw.read1(64 * 1024, decode_content=True)
+                if not chunk:
+                    break
                 chunks.append(chunk)
                 if time.perf_counter() > deadline:
                     raise ResponseDeadlineError(
                         f"no complete response within {self.policy.deadline_s:g} s "
                         "(total deadline; the body arrived too slowly)"
                     )
-            if time.perf_counter() > deadline:
-                raise ResponseDeadlineError(
-                    f"no complete response within {self.policy.deadline_s:g} s (total deadline)"
-                )
         except ResponseDeadlineError:
             response.close()  # the connection still holds the rest: never reuse it
             raise
-        response._content = b"".join(chunks)  # what requests does itself when not streaming
+        except urllib3.exceptions.ReadTimeoutError as error:
+            response.close()
+            raise requests.exceptions.ReadTimeout(str(error)) from error
+        except urllib3.exceptions.ProtocolError as error:
+            response.close()
+            raise requests.exceptions.ChunkedEncodingError(str(error)) from error
+        except urllib3.exceptions.DecodeError as error:
+            response.close()
+            raise requests.exceptions.ContentDecodingError(str(error)) from error
+        # What requests does itself when not streaming; the connection goes back to the pool.
+        response._content = b"".join(chunks)
+        response._content_consumed = True
+        raw.release_conn()
         return len(response._content)
 
     def _pace(self, pacer: RateLimitPacer | None) -> None:

@@ -180,9 +180,10 @@ def record_requests(extra: dict[str, Any], client: TwitchClient) -> None:
     extra.update(requests=total, requests_by_endpoint=by_endpoint, points=points,
                  wait_s=round(stats.wait_s, 3), http_429=stats.http_429)
     endpoints = ", ".join(f"{path} {count:,}" for path, count in by_endpoint.items())
+    threads = f", summed over {client.concurrency} threads" if client.concurrency > 1 else ""
     notes(extra).append(
         f"requests: {total:,} ({endpoints}); {points:,} points; "
-        f"{stats.wait_s:,.1f} s waited on the rate limit; {stats.http_429} answers 429"
+        f"{stats.wait_s:,.1f} s waited on the rate limit{threads}; {stats.http_429} answers 429"
     )
 
 
@@ -206,7 +207,7 @@ def record_walks(extra: dict[str, Any], what: str, per_key: Counter[int], heavie
     walks = sum(per_key.values())
     requests = sum(count * walks_ for count, walks_ in per_key.items())
     extra["requests_per_broadcaster"] = {str(k): v for k, v in sorted(per_key.items())}
-    extra["heaviest_broadcasters"] = [{"id": key, "requests": n} for n, key in heaviest]
+    extra["heaviest_broadcasters"] = [{"id": key, "requests": n} for n, key in heaviest if n > 1]
     shown = ", ".join(f"{v:,} took {k}" for k, v in sorted(per_key.items()))
     mean = requests / walks if walks else 0.0
     notes(extra).append(

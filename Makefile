@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 help:
 	@echo "make demo      run both pipelines against the bundled sandbox into SQLite (output/)"
 	@echo "make test      install test dependencies, lint, run the whole test suite"
-	@echo "make luigid    central scheduler + visualiser on http://127.0.0.1:8082 (with task history)"
+	@echo "make luigid    central scheduler + visualiser on http://127.0.0.1:8082 (PORT=N to change)"
 	@echo "make lint      ruff"
 	@echo "make bench     load benchmark: project loader vs psql \\copy / LOAD DATA (1M rows)"
 	@echo "make validate  etl-validate with your .env"
@@ -43,9 +43,11 @@ browser:
 
 install: $(STAMP)
 
+# make luigid PORT=8090 ARGS="--background": luigid with task history, on loopback.
+PORT ?= 8082
 luigid: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[history]'
-	$(BIN)/python -m etl_tasks.cli.scheduler
+	$(BIN)/python -m etl_tasks.cli.scheduler --port $(PORT) $(ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m etl_tasks.demo

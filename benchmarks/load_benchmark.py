@@ -53,9 +53,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from etl_tasks.warehouse.base import Column, LoadMarker, TableSpec, connect
 from etl_tasks.warehouse.csv_stream import csv_bytes, csv_options
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.interface import LoadMarker
 from etl_tasks.warehouse.key_sort import key_order
+from etl_tasks.warehouse.model import Column, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.render import MYSQL, POSTGRES, Rendering, render_batch
 

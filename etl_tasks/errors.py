@@ -16,6 +16,10 @@ class ConfigError(EtlError):
     """Missing or invalid configuration: a .env key, a luigi.cfg value, a bad date or path."""
 
 
+class SourceMismatchError(ConfigError):
+    """A complete partition was made from another API base URL than the configured one."""
+
+
 class ExtractError(EtlError):
     """An API call failed in a way the extract stage cannot recover from."""
 

@@ -172,25 +172,22 @@ def combine_statuses(statuses: Sequence[str]) -> str:
 
 def task_record(task: StageTask) -> TaskRecord:
     """Read one task's sidecar (or failure file) into a :class:`TaskRecord`."""
-    partition = task.partition()
     record = TaskRecord(task.pipeline, task.stage, task.entity, task.task_family, PENDING)
-    meta = read_json(partition.meta_path)
+    partition = task.partition().record()
+    meta, failed = partition.sidecar, partition.failure
     if meta is None and task.stage == "schema":
         # Tables created by an earlier date (or by hand) leave no sidecar for this one.
         record.status = DONE
-    failed = read_json(partition.failed_path)
     if meta is not None:
-        record.status = SKIPPED if meta.get("status") == "skipped" else DONE
-        record.rows = int(meta.get("rows") or 0)
-        record.duration_s = float(meta.get("duration_s") or 0.0)
-        record.started_at, record.finished_at = meta.get("started_at"), meta.get("finished_at")
-        record.skip_reason = meta.get("skip_reason")
-    if failed is not None and (
-        meta is None or failed["failed_at"] > (meta.get("finished_at") or "")
-    ):
+        record.status = SKIPPED if meta.skipped else DONE
+        record.rows = meta.rows
+        record.duration_s = meta.duration_s
+        record.started_at, record.finished_at = meta.started_at, meta.finished_at
+        record.skip_reason = meta.skip_reason
+    if failed is not None and partition.failed:
         record.status = FAILED
-        record.error = redact(f"{failed.get('error_type')}: {failed.get('message')}")
-        record.finished_at = failed.get("failed_at")
+        record.error = redact(failed.error)
+        record.finished_at = failed.failed_at
     return record
 
 

@@ -143,7 +143,7 @@ def check_config_files() -> list[Check]:
 
 
 def check_warehouses(pipelines: list[str]) -> list[Check]:
-    from etl_tasks.warehouse.base import connect
+    from etl_tasks.warehouse.factory import connect
 
     checks = []
     for pipeline in pipelines:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -72,6 +71,8 @@ from etl_tasks.btg.ticket import (
     page_number,
     safe_name,
 )
+from etl_tasks.core.closing import Closing
+from etl_tasks.core.counters import Counters
 from etl_tasks.core.http import HttpClient, HttpStats, RetryPolicy
 from etl_tasks.errors import ConfigError, FatalExtractError
 
@@ -99,7 +100,7 @@ REPORT_NAME = re.compile(r"^[A-Za-z]+(/[A-Za-z]+)*$")
 
 
 @dataclass
-class BtgStats:
+class BtgStats(Counters):
     """The client's counters for a stage sidecar: HTTP counters plus ticket work."""
 
     http: HttpStats = field(default_factory=HttpStats)
@@ -108,13 +109,6 @@ class BtgStats:
     pending_polls: int = 0
     pages: int = 0
     downloads: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: int) -> None:
-        """Increase ticket counters by name."""
-        with self._lock:
-            for name, amount in counts.items():
-                setattr(self, name, getattr(self, name) + amount)
 
     def as_dict(self) -> dict[str, int | float]:
         """HTTP counters and ticket counters as one flat dict."""
@@ -129,7 +123,7 @@ class BtgStats:
         return {**self.http.as_dict(), **ticket_counts}
 
 
-class BtgClient:
+class BtgClient(Closing):
     """The report endpoints of the funds API (B3-B5) over one HTTP session."""
 
     def __init__(
@@ -202,12 +196,6 @@ class BtgClient:
     def close(self) -> None:
         """Close the HTTP session."""
         self.http.close()
-
-    def __enter__(self) -> BtgClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- step 1: the ticket ----------------------------------------------------------------------
 

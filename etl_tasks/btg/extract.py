@@ -107,12 +107,12 @@ def ensure_writable(directory: Path, what: str) -> Path:
 
 def is_skipped(task: StageTask) -> str | None:
     """The skip reason recorded by an upstream stage, if it was skipped."""
-    return task.output().meta().get("skip_reason")
+    return task.output().meta().skip_reason
 
 
 def upstream_extra(task: StageTask) -> dict[str, Any]:
     """The ``extra`` block of an upstream stage's sidecar."""
-    return dict(task.output().meta().get("extra") or {})
+    return dict(task.output().meta().extra)
 
 
 class BtgExtract(StageTask):
@@ -126,6 +126,9 @@ class BtgExtract(StageTask):
 
     def requires(self) -> dict[str, luigi.Task]:
         return {}
+
+    def api_source(self) -> str | None:
+        return config.env("BTG_BASE_URL")
 
     def landing_dir(self) -> Path:
         """``<landing root>/YYYY-MM-DD``; the root is the parameter, else the environment."""

@@ -25,7 +25,7 @@ Numbers are DECIMAL, never floating point: quantities and unit prices ``decimal(
 
 from __future__ import annotations
 
-from etl_tasks.warehouse.base import Column, TableSpec, not_null
+from etl_tasks.warehouse.model import Column, TableSpec, not_null
 
 QUANTITY = "decimal(28,8)"  # quotas, quantities, unit prices (ANBIMA: 8 decimals)
 MONEY = "decimal(20,2)"  # values in BRL to the cent (up to 10^18)

@@ -38,7 +38,7 @@ from etl_tasks.btg import jsontext
 from etl_tasks.btg.anbima import Portfolio, check_invariants, parse_anbima_xml
 from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES, BTG_RENTABILIDADE
 from etl_tasks.errors import DataQualityError
-from etl_tasks.warehouse.base import TableSpec, arrow_schema
+from etl_tasks.warehouse.model import TableSpec, arrow_schema
 
 TransformResult = tuple[pa.Table, dict[str, Any]]
 CNPJ_DIGITS = re.compile(r"^\d{14}$")

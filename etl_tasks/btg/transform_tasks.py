@@ -124,7 +124,7 @@ class BtgCrossCheck(StageTask):
         fingerprints: dict[str, str | None] = {}
         for name, task in self.requires().items():
             target = task.output()
-            fingerprints[name] = target.meta().get("sha256") if target.exists() else None
+            fingerprints[name] = target.meta().sha256 if target.exists() else None
         return fingerprints
 
     def complete(self) -> bool:
@@ -132,7 +132,8 @@ class BtgCrossCheck(StageTask):
         target = self.partition()
         if not target.exists():
             return False
-        recorded = (target.meta().get("extra") or {}).get("inputs")
+        self.check_source()
+        recorded = target.meta().extra.get("inputs")
         return recorded == self.input_fingerprints()
 
     def produce(self) -> StageOutput:

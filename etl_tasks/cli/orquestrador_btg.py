@@ -204,8 +204,8 @@ def _rows(task: luigi.Task) -> int | None:
     partition = getattr(task, "partition", None)
     if partition is None:
         return None
-    target = partition()
-    return int(target.meta().get("rows") or 0) if target.meta_path.is_file() else None
+    sidecar = partition().sidecar()
+    return None if sidecar is None else sidecar.rows
 
 
 def _describe(task: luigi.Task) -> str:

@@ -37,13 +37,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
+from etl_tasks.core.closing import Closing
+from etl_tasks.core.counters import Counters
 from etl_tasks.core.pagination import CursorPaginator, Page, check_envelope
 from etl_tasks.core.ratelimit import RateLimitPacer, server_time
 from etl_tasks.core.redact import redact
@@ -122,7 +124,7 @@ class RetryPolicy:
 
 
 @dataclass
-class HttpStats:
+class HttpStats(Counters):
     """Counters for a stage sidecar. Thread-safe updates; merge two clients' stats with ``+``."""
 
     requests: int = 0  # attempts sent (each retry counts)
@@ -132,13 +134,6 @@ class HttpStats:
     errors: int = 0  # attempts that got no HTTP response (connection error, timeout)
     bytes_received: int = 0
     wait_s: float = 0.0  # time slept pacing or backing off
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: float) -> None:
-        """Increase counters by name, e.g. ``add(requests=1, bytes_received=512)``."""
-        with self._lock:
-            for name, amount in counts.items():
-                setattr(self, name, getattr(self, name) + amount)
 
     def as_dict(self) -> dict[str, int | float]:
         """Plain counters for JSON (``wait_s`` rounded to milliseconds)."""
@@ -208,7 +203,7 @@ def decode_json(response: requests.Response, where: str) -> Any:
         ) from error
 
 
-class HttpClient:
+class HttpClient(Closing):
     """One ``requests.Session`` with timeouts, retries, pacing and counters.
 
     ``sleep``, ``clock`` (wall time) and ``rng`` are injectable so tests can run backoff without
@@ -281,12 +276,6 @@ class HttpClient:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
-
-    def __enter__(self) -> HttpClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def get_json(
         self,

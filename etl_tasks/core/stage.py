@@ -3,8 +3,11 @@
 A stage subclasses :class:`StageTask`, names its ``pipeline``/``stage``/``entity``, declares
 ``requires()``, and implements ``produce()`` returning a :class:`StageOutput` (a schema plus an
 iterable of Arrow tables or record batches, so large extracts stream to disk in bounded memory).
-``run()`` is written once here: it writes ``data.parquet`` then ``_meta.json`` atomically, and a
-failure leaves ``_failed.json`` (never a complete-looking partition) for the report to read.
+``run()`` is written once here: it writes ``data.parquet`` then ``_meta.json`` atomically (the
+typed :class:`~etl_tasks.core.sidecar.Sidecar`, written only by :meth:`StageTask.write_sidecar`),
+and a failure leaves ``_failed.json`` (never a complete-looking partition) for the report to read.
+Each sidecar records its ``source`` (the API base URL of the extract it descends from), and a
+complete partition whose source is not the configured one raises instead of being reused.
 
 Metadata travels in the sidecar, not in memory, because ``--workers N`` runs tasks in separate
 processes.
@@ -21,11 +24,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 import luigi
 import pyarrow as pa
 
 from etl_tasks.core.redact import redact
+from etl_tasks.core.sidecar import DONE, SKIPPED, Failure, Sidecar
 from etl_tasks.core.targets import (
     PartitionTarget,
     atomic_parquet_writer,
@@ -34,6 +39,7 @@ from etl_tasks.core.targets import (
     partition_dir,
     sweep_temp_files,
 )
+from etl_tasks.errors import SourceMismatchError
 
 logger = logging.getLogger(__name__)
 
@@ -100,20 +106,115 @@ class StageTask(luigi.Task):
             if percent is not None:
                 self.set_progress_percentage(max(0, min(100, int(percent))))
 
-    def base_meta(self, started_at: dt.datetime, started_clock: float) -> dict[str, Any]:
-        """Fields every sidecar carries."""
-        finished_at = utc_now()
-        return {
-            "task_id": self.task_id,
-            "task_family": self.task_family,
-            "pipeline": self.pipeline,
-            "stage": self.stage,
-            "entity": self.entity,
-            "date": self.date.isoformat(),
-            "started_at": started_at.isoformat(),
-            "finished_at": finished_at.isoformat(),
-            "duration_s": round(time.perf_counter() - started_clock, 6),
+    def api_source(self) -> str | None:
+        """The API base URL this task reads from (extracts override it); None for a task that
+        derives its data from its upstream stages."""
+        return None
+
+    def expected_source(self) -> str | None:
+        """Where this task's data must come from with the current configuration: its own API
+        base URL (credentials removed), else the sources its upstream stages expect."""
+        return self._expected_source({})
+
+    def _expected_source(self, memo: dict[str, str | None]) -> str | None:
+        # Memoised per call: upstream graphs share their extracts (a diamond is walked once).
+        if self.task_id not in memo:
+            memo[self.task_id] = self._source(lambda task: task._expected_source(memo))
+        return memo[self.task_id]
+
+    def recorded_source(self) -> str | None:
+        """The source to write in this task's sidecar: its own API base URL, else the sources
+        its upstream stages recorded in theirs."""
+        return self._source(lambda task: getattr(task.partition().sidecar(), "source", None))
+
+    def _source(self, of_upstream: Callable[[StageTask], str | None]) -> str | None:
+        own = self.api_source()
+        if own is not None:
+            return without_credentials(own)
+        found = {
+            source
+            for task in luigi.task.flatten(self.requires())
+            if isinstance(task, StageTask) and (source := of_upstream(task)) is not None
         }
+        return ", ".join(sorted(found)) or None
+
+    def complete(self) -> bool:
+        """Complete when the target exists and was made from the configured source: a partition
+        made against another API base URL is an error naming the invalidate command, never
+        silently reused (skipped stages, which hold no data, and sidecars written before sources
+        were recorded are accepted)."""
+        if not super().complete():
+            return False
+        self.check_source()
+        return True
+
+    def source_roots(self) -> list[str]:
+        """Families of the tasks that fetch this task's data from an API (the first extracts of
+        its chain): invalidating them rebuilds everything downstream, this task included."""
+        return sorted(self._api_roots()) or [self.task_family]
+
+    def _api_roots(self) -> set[str]:
+        roots = {
+            family
+            for task in luigi.task.flatten(self.requires())
+            if isinstance(task, StageTask)
+            for family in task._api_roots()
+        }
+        if not roots and self.api_source() is not None:
+            roots.add(self.task_family)
+        return roots
+
+    def source_mismatch(self) -> SourceMismatchError | None:
+        """The error to raise when this task's sidecar was made from another source than the
+        configured one, else None (reads only: safe for status views)."""
+        sidecar = self.partition().sidecar()
+        if sidecar is None or sidecar.source is None or sidecar.skipped:
+            return None  # unknown source, or nothing was fetched (a skipped stage holds no data)
+        expected = self.expected_source()
+        if expected is None or sidecar.source == expected:
+            return None
+        day = self.date.isoformat()
+        commands = " and ".join(
+            f"etl-invalidate --date {day} --task {family}" for family in self.source_roots()
+        )
+        return SourceMismatchError(
+            f"{self.task_family} of {day} was made from {sidecar.source}, but the configured "
+            f"source is {expected}; to rebuild the date from the configured source run "
+            f"{commands}, then run the date again"
+        )
+
+    def check_source(self) -> None:
+        """Record and raise :meth:`source_mismatch` (Luigi passes complete() errors to no event
+        handler, so the failure is recorded here for the report)."""
+        error = self.source_mismatch()
+        if error is not None:
+            record_failure(self, error)
+            raise error
+
+    def write_sidecar(
+        self, started_at: dt.datetime, started_clock: float, **fields: Any
+    ) -> Sidecar:
+        """Write this task's ``_meta.json`` (the only place a sidecar is written) and clear any
+        failure of an earlier attempt. ``fields`` are the stage-specific :class:`Sidecar` fields;
+        the source defaults to :meth:`recorded_source`."""
+        fields.setdefault("source", self.recorded_source())
+        sidecar = Sidecar(
+            task_id=self.task_id,
+            task_family=self.task_family,
+            pipeline=self.pipeline,
+            stage=self.stage,
+            entity=self.entity,
+            date=self.date.isoformat(),
+            started_at=started_at.isoformat(),
+            finished_at=utc_now().isoformat(),
+            duration_s=round(time.perf_counter() - started_clock, 6),
+            **fields,
+        )
+        target = self.partition()
+        atomic_write_json(target.meta_path, sidecar.to_json())
+        with contextlib.suppress(FileNotFoundError):
+            target.failed_path.unlink()
+        return sidecar
 
     def run(self) -> None:
         target = self.partition()
@@ -131,9 +232,10 @@ class StageTask(luigi.Task):
                 rows += table.num_rows
                 batches += 1
                 self._write_progress(rows, batches)
-        meta = self.base_meta(started_at, started_clock)
-        meta.update(
-            status="skipped" if produced.skip_reason else "done",
+        self.write_sidecar(
+            started_at,
+            started_clock,
+            status=SKIPPED if produced.skip_reason else DONE,
             skip_reason=produced.skip_reason,
             rows=rows,
             columns=produced.schema.names,
@@ -142,9 +244,6 @@ class StageTask(luigi.Task):
             http=produced.http.as_dict() if hasattr(produced.http, "as_dict") else produced.http,
             extra=produced.extra,
         )
-        atomic_write_json(target.meta_path, meta)
-        with contextlib.suppress(FileNotFoundError):
-            target.failed_path.unlink()
         self.progress(
             f"done: {rows} rows"
             + (f" (skipped: {produced.skip_reason})" if produced.skip_reason else ""),
@@ -159,16 +258,23 @@ class StageTask(luigi.Task):
             self.progress(f"writing: {rows} rows in {batches} batches so far")
 
 
-def failure_record(task: luigi.Task, exception: BaseException) -> dict[str, Any]:
-    """The ``_failed.json`` document: what failed, why, when; secrets redacted."""
-    return {
-        "task_id": task.task_id,
-        "task_family": task.task_family,
-        "error_type": type(exception).__name__,
-        "message": redact(str(exception)),
-        "traceback_tail": redact("".join(traceback.format_exception(exception)[-3:])),
-        "failed_at": utc_now().isoformat(),
-    }
+def failure_record(task: luigi.Task, exception: BaseException) -> Failure:
+    """The ``_failed.json`` record: what failed, why, when; secrets redacted."""
+    return Failure(
+        task_id=task.task_id,
+        task_family=task.task_family,
+        error_type=type(exception).__name__,
+        message=redact(str(exception)),
+        traceback_tail=redact("".join(traceback.format_exception(exception)[-3:])),
+        failed_at=utc_now().isoformat(),
+    )
+
+
+def without_credentials(url: str) -> str:
+    """A URL as a sidecar records it: no user, password, query or trailing slash."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 @StageTask.event_handler(luigi.Event.FAILURE)
@@ -182,7 +288,7 @@ def record_failure(task: StageTask, exception: BaseException) -> None:
     """Leave ``_failed.json`` in the partition so the report can name the failure, then notify
     the listeners (the report writer)."""
     try:
-        atomic_write_json(task.partition().failed_path, failure_record(task, exception))
+        atomic_write_json(task.partition().failed_path, failure_record(task, exception).to_json())
     except Exception:  # recording must never mask the original failure
         logger.exception("could not record the failure of %s", task.task_id)
     for listener in FAILURE_LISTENERS:

@@ -5,6 +5,8 @@ temporary name in the same directory and renamed into place, the sidecar last, s
 complete exactly when its sidecar exists: a crash leaves nothing Luigi would take as done, and the
 temporary files it leaves behind never block a rerun (they are swept on the next write).
 A failed run leaves ``_failed.json`` instead, which the report reads and the next success removes.
+What the two files hold is typed in :mod:`etl_tasks.core.sidecar`; :meth:`PartitionTarget.meta`,
+``sidecar()``, ``failure()`` and ``record()`` read them.
 """
 
 from __future__ import annotations
@@ -23,9 +25,19 @@ import luigi
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from etl_tasks.core.sidecar import (
+    FAILED_FILE,
+    META_FILE,
+    Failure,
+    PartitionRecord,
+    Sidecar,
+    read_failure,
+    read_partition,
+    read_sidecar,
+)
+from etl_tasks.core.sidecar import read_json as read_json  # re-exported for report.json readers
+
 DATA_FILE = "data.parquet"
-META_FILE = "_meta.json"
-FAILED_FILE = "_failed.json"
 TEMP_MARK = ".tmp-"
 
 
@@ -95,14 +107,6 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON document, or None when the file does not exist."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-
-
 class PartitionTarget(luigi.Target):
     """A dated partition directory; complete when its ``_meta.json`` sidecar exists."""
 
@@ -127,12 +131,24 @@ class PartitionTarget(luigi.Target):
             return False
         return self.data_path.is_file() or not self.requires_data
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> Sidecar:
         """The sidecar of a complete partition."""
-        document = read_json(self.meta_path)
-        if document is None:
+        sidecar = read_sidecar(self.directory)
+        if sidecar is None:
             raise FileNotFoundError(f"partition {self.directory} is not complete (no {META_FILE})")
-        return document
+        return sidecar
+
+    def sidecar(self) -> Sidecar | None:
+        """The sidecar, or None while the partition is not complete."""
+        return read_sidecar(self.directory)
+
+    def failure(self) -> Failure | None:
+        """The record of the last failed attempt, if any."""
+        return read_failure(self.directory)
+
+    def record(self) -> PartitionRecord:
+        """Sidecar and failure record together (the report's view of the partition)."""
+        return read_partition(self.directory)
 
     def remove(self) -> None:
         """Delete the partition's files (used by forced reruns)."""

@@ -28,16 +28,16 @@ import luigi
 
 from etl_tasks.config import redact_url
 from etl_tasks.core.stage import StageTask
-from etl_tasks.core.targets import PartitionTarget
+from etl_tasks.core.targets import DATA_FILE, FAILED_FILE, META_FILE, PartitionTarget
 from etl_tasks.ops.graph import TaskGraph
 from etl_tasks.ops.warehouse_view import WarehouseView
 from etl_tasks.report import report_dir
 from etl_tasks.run_all import ReportTask, RunAll
-from etl_tasks.warehouse.base import connect
+from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.tasks import LoadTask, SchemaTask
 
 REPORT_FILES = ("report.json", "report.txt")
-PARTITION_FILES = ("data.parquet", "_meta.json", "_failed.json")
+PARTITION_FILES = (DATA_FILE, META_FILE, FAILED_FILE)
 
 
 @dataclass

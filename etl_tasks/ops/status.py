@@ -62,7 +62,7 @@ def _load_state(task: StageTask, target: WarehouseMarkerTarget, view: WarehouseV
     if not state.reachable:
         return TaskState(task, UNKNOWN, state.error)
     loaded = view.marker_sha256(target.url, target.table, target.partition)
-    source_sha = target.source.meta().get("sha256") if target.source.exists() else None
+    source_sha = target.source.meta().sha256 if target.source.exists() else None
     return _from_record(task, loaded is not None and loaded == source_sha)
 
 
@@ -79,6 +79,9 @@ def _schema_state(task: SchemaTask, view: WarehouseView) -> TaskState:
 
 def task_state(task: StageTask, view: WarehouseView, today: dt.date | None = None) -> TaskState:
     """The plan state of one stage task."""
+    mismatch = task.source_mismatch()
+    if mismatch is not None:
+        return TaskState(task, FAILED, str(mismatch))
     if isinstance(task, SchemaTask):
         return _schema_state(task, view)
     target = task.output()

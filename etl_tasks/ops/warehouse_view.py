@@ -14,7 +14,8 @@ from pathlib import Path
 
 from etl_tasks.config import redact_url
 from etl_tasks.core.redact import redact
-from etl_tasks.warehouse.base import TableSpec, connect
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.model import TableSpec
 
 
 @dataclass

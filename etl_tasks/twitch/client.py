@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 import requests
 
 from etl_tasks import config
+from etl_tasks.core.closing import Closing
 from etl_tasks.core.fanout import ordered_map
 from etl_tasks.core.http import (
     CursorPaginator,
@@ -248,7 +249,7 @@ class _OAuthSchemeAuth:
         self._inner.refresh(response)
 
 
-class TwitchClient:
+class TwitchClient(Closing):
     """Helix endpoints the pipeline needs (A5), over one HTTP session with shared pacing."""
 
     def __init__(
@@ -366,12 +367,6 @@ class TwitchClient:
     def close(self) -> None:
         """Close the HTTP session."""
         self.http.close()
-
-    def __enter__(self) -> TwitchClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- endpoints -------------------------------------------------------------------------------
 

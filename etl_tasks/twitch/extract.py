@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from etl_tasks import config
 from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
 from etl_tasks.errors import ConfigError
@@ -79,7 +80,7 @@ def distinct_values(parquet_path: Path, column: str) -> list[str]:
 
 def is_skipped(task: StageTask) -> str | None:
     """The skip reason recorded by an upstream task, if it was skipped."""
-    return task.output().meta().get("skip_reason")
+    return task.output().meta().skip_reason
 
 
 def ranked(snapshot_path: Path, key: str) -> list[tuple[str, int]]:
@@ -220,6 +221,9 @@ class TwitchExtract(StageTask):
 
     pipeline = "twitch"
     stage = "extract"
+
+    def api_source(self) -> str | None:
+        return config.env("TWITCH_API_BASE_URL")
 
     def snapshot_path(self) -> Path:
         return self.requires()["streams"].output().data_path
@@ -436,7 +440,7 @@ class TwitchPerBroadcasterExtract(TwitchExtract):
             return False
         if self.refresh_on is None:
             return True
-        pulled = self.output().meta().get("extra", {}).get("pulled_on")
+        pulled = self.output().meta().extra.get("pulled_on")
         return pulled is not None and pulled >= self.refresh_on.isoformat()
 
     def scope(self) -> Scope:

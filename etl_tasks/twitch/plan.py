@@ -14,12 +14,12 @@ Helix call costs one point (api-contract.md A4), and the extract is bound by the
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from etl_tasks.config import twitch as twitch_config
+from etl_tasks.core.sidecar import Sidecar, read_sidecar
 from etl_tasks.twitch.extract import (
     TwitchExtractClips,
     TwitchExtractGames,
@@ -46,20 +46,19 @@ class PlannedStage:
     basis: str
 
 
-def _done(task: object) -> dict | None:
+def _done(task: object) -> Sidecar | None:
     """The sidecar of a finished extract, else None."""
     if not task.complete():  # type: ignore[attr-defined]
         return None
     return task.output().meta()  # type: ignore[attr-defined]
 
 
-def _requests_of(meta: dict) -> int:
+def _requests_of(meta: Sidecar) -> int:
     """Helix requests an extract made (token and validation calls cost no points)."""
-    extra = meta.get("extra") or {}
-    by_endpoint = extra.get("requests_by_endpoint")
+    by_endpoint = meta.extra.get("requests_by_endpoint")
     if isinstance(by_endpoint, dict):
         return sum(int(n) for path, n in by_endpoint.items() if not path.startswith("/oauth2/"))
-    return int((meta.get("http") or {}).get("requests", 0))
+    return int(meta.http.get("requests", 0))
 
 
 def stream_pages(rows: int, page_size: int) -> int:
@@ -73,12 +72,13 @@ def stream_pages(rows: int, page_size: int) -> int:
 def latest_snapshot_rows(streams_root: Path, before: dt.date) -> tuple[dt.date, int] | None:
     """Rows of the latest streams snapshot on disk before ``before`` (the estimate's basis)."""
     found: tuple[dt.date, int] | None = None
-    for meta_path in streams_root.glob("date=*/_meta.json"):
+    for directory in streams_root.glob("date=*"):
         try:
-            day = dt.date.fromisoformat(meta_path.parent.name.removeprefix("date="))
-            rows = int(json.loads(meta_path.read_text(encoding="utf-8")).get("rows", 0))
+            day = dt.date.fromisoformat(directory.name.removeprefix("date="))
+            sidecar = read_sidecar(directory)
         except (ValueError, OSError):
             continue
+        rows = sidecar.rows if sidecar is not None else 0
         if day < before and rows > 0 and (found is None or day > found[0]):
             found = (day, rows)
     return found
@@ -104,7 +104,7 @@ def plan_date(date: dt.date, refresh_on: dt.date | None = None) -> list[PlannedS
         known, kind = "exact", "exact"
         if not refresh:
             stages.append(PlannedStage(date, "streams", _requests_of(snapshot), "done",
-                                       f"{snapshot.get('rows', 0):,} rows captured"))
+                                       f"{snapshot.rows:,} rows captured"))
     else:
         previous = latest_snapshot_rows(streams.output().directory.parent, date)
         rows = previous[1] if previous else int(settings.expected_live_streams)
@@ -133,7 +133,7 @@ def plan_date(date: dt.date, refresh_on: dt.date | None = None) -> list[PlannedS
         meta = task.output().meta() if task.complete() else None
         if meta is not None:
             stages.append(PlannedStage(date, entity, _requests_of(meta), "done",
-                                       "; ".join((meta.get("extra") or {}).get("notes", [])[:1])))
+                                       "; ".join(meta.notes[:1])))
             continue
         calls = scope_size
         basis = f"{scope_note}: one walk each (1 request, more past a page on the date)"
@@ -150,7 +150,7 @@ def _by_ids(task: object, ids: int, kind: str, known: str, more: int = 0) -> Pla
     meta = _done(task)
     if meta is not None:
         date = task.date  # type: ignore[attr-defined]
-        return PlannedStage(date, entity, _requests_of(meta), "done", f"{meta['rows']:,} rows")
+        return PlannedStage(date, entity, _requests_of(meta), "done", f"{meta.rows:,} rows")
     calls = math.ceil(ids / IDS_PER_CALL) + more
     extra = f" + {more} top-games pages" if more else ""
     return PlannedStage(task.date, entity, calls, kind,  # type: ignore[attr-defined]

@@ -20,12 +20,7 @@ Column order here is the column order of the transform output (``arrow_schema``)
 
 from __future__ import annotations
 
-from etl_tasks.warehouse.base import (
-    Column,
-    ForeignKey,
-    TableSpec,
-    not_null,
-)
+from etl_tasks.warehouse.model import Column, ForeignKey, TableSpec, not_null
 
 TWITCH_USERS = TableSpec(
     name="twitch_users",

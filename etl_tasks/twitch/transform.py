@@ -3,7 +3,7 @@
 Each ``transform_<entity>(raw, date)`` takes a table in the raw extract schema
 (:mod:`etl_tasks.twitch.raw_schema`) and returns ``(table, metadata)``: the table has exactly the
 columns of the entity's :class:`TableSpec` (:mod:`etl_tasks.twitch.tables`) in order, typed by
-:func:`etl_tasks.warehouse.base.arrow_schema`, de-duplicated by primary key and sorted by it (MySQL
+:func:`etl_tasks.warehouse.model.arrow_schema`, de-duplicated by primary key and sorted by it (MySQL
 loads rows sorted by key far faster, and sorted output makes reruns byte-identical). No Luigi, no
 HTTP, no per-row Python: everything is :mod:`pyarrow.compute`.
 
@@ -48,7 +48,7 @@ from etl_tasks.twitch.tables import (
     TWITCH_USERS,
     TWITCH_VIDEOS,
 )
-from etl_tasks.warehouse.base import TableSpec, arrow_schema
+from etl_tasks.warehouse.model import TableSpec, arrow_schema
 
 TransformResult = tuple[pa.Table, dict[str, Any]]
 

@@ -62,7 +62,7 @@ class TwitchTransform(StageTask):
             meta["references_checked"] = twitch_transform.check_foreign_keys(
                 TABLES_BY_NAME[self.table_name], table, dimension_tables
             )
-        meta["source_sha256"] = extract.output().meta().get("sha256")
+        meta["source_sha256"] = extract.output().meta().sha256
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(extract))
 
 
@@ -87,8 +87,8 @@ class TwitchRefreshableTransform(TwitchTransform):
         extract = self.requires()["extract"]
         if not extract.complete():
             return False
-        made_from = self.output().meta().get("extra", {}).get("source_sha256")
-        return made_from == extract.output().meta().get("sha256")
+        made_from = self.output().meta().extra.get("source_sha256")
+        return made_from == extract.output().meta().sha256
 
 
 class TwitchTransformUsers(TwitchTransform):

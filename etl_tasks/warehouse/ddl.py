@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from etl_tasks.warehouse.base import AUDIT_TABLE, Column, TableSpec
+from etl_tasks.warehouse.model import AUDIT_TABLE, Column, TableSpec
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_IDENTIFIER = 63  # PostgreSQL's limit (MySQL allows 64, SQLite more)

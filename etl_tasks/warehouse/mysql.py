@@ -37,10 +37,10 @@ from urllib.parse import unquote, urlsplit
 import pymysql
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.csv_stream import csv_chunks
 from etl_tasks.warehouse.ddl import key_columns
 from etl_tasks.warehouse.key_sort import DEFAULT_SORT_BUDGET_BYTES, SortedRows
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.pipe_feed import PipeFeed
 from etl_tasks.warehouse.prefetch import Prefetch

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.arrow_text import decode_dictionary, utc_microseconds
-from etl_tasks.warehouse.base import TableSpec
+from etl_tasks.warehouse.model import TableSpec
 
 DEFAULT_BATCH_ROWS = 16_384  # small batches keep little in flight and start the server sooner
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg2
 
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader, csv_chunks
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.prefetch import Prefetch
 from etl_tasks.warehouse.render import POSTGRES, render_batch

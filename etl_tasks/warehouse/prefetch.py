@@ -15,8 +15,9 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 from typing import Generic, TypeVar
+
+from etl_tasks.core.closing import Closing
 
 T = TypeVar("T")
 
@@ -25,7 +26,7 @@ _PUT_POLL_SECONDS = 0.1
 _JOIN_SECONDS = 60.0
 
 
-class Prefetch(Generic[T]):
+class Prefetch(Closing, Generic[T]):
     """Iterate ``items`` in a daemon thread; iterate this object to consume them in order.
 
     Use as a context manager (or call :meth:`close`) so an abandoned consumer stops the producer.
@@ -74,14 +75,3 @@ class Prefetch(Generic[T]):
             except queue.Empty:
                 break
         self._thread.join(_JOIN_SECONDS)
-
-    def __enter__(self) -> Prefetch[T]:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -24,7 +24,7 @@ from etl_tasks.warehouse.arrow_text import (
     timestamp_text,
     utc_microseconds,
 )
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The load algorithm, written once for every SQL backend (PostgreSQL, MySQL, SQLite).
 
 Like ``luigi.contrib.postgres.CopyToTable``, :class:`SqlWarehouse` implements the whole
-:class:`~etl_tasks.warehouse.base.Warehouse` contract, and a backend overrides small hooks: how to
-connect, how to quote, how to render a column type, how to bulk-load a stream of batches, how to
+:class:`~etl_tasks.warehouse.interface.Warehouse` contract, and a backend overrides small hooks: how
+to connect, how to quote, how to render a column type, how to bulk-load a stream of batches, how to
 stage and upsert. :meth:`SqlWarehouse.load_partition` is the one transaction of DESIGN.md §5:
 
     partition mode: DELETE the partition's rows → bulk load → verify the count → write the marker
@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 from etl_tasks.config import redact_url
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import LoadMarker, TableSpec, Warehouse
 from etl_tasks.warehouse.ddl import (
     AUDIT_COLUMNS,
     AUDIT_SPEC,
@@ -36,6 +35,8 @@ from etl_tasks.warehouse.ddl import (
     index_name,
     table_indexes,
 )
+from etl_tasks.warehouse.interface import LoadMarker, Warehouse
+from etl_tasks.warehouse.model import TableSpec
 from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import DECIMAL_TYPE, TableSpec
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.render import SQLITE, render_batch, sqlite_rows
 from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse

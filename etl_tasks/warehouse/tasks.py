@@ -8,7 +8,6 @@ reloaded and a deleted marker makes the partition load again (replacing, never d
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from typing import ClassVar
@@ -17,8 +16,11 @@ import luigi
 
 from etl_tasks.config import redact_url, warehouse_url
 from etl_tasks.core.stage import StageTask, record_failure, utc_now
-from etl_tasks.core.targets import PartitionTarget, atomic_write_json, sweep_temp_files
-from etl_tasks.warehouse.base import LoadMarker, TableSpec, connect
+from etl_tasks.core.targets import PartitionTarget, sweep_temp_files
+from etl_tasks.errors import SourceMismatchError
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.interface import LoadMarker
+from etl_tasks.warehouse.model import TableSpec
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class WarehouseMarkerTarget(luigi.Target):
     def exists(self) -> bool:
         if not self.source.exists():
             return False
-        sha256 = self.source.meta().get("sha256", "")
+        sha256 = self.source.meta().sha256 or ""
         with connect(self.url) as warehouse:
             return warehouse.is_loaded(self.table, self.partition, sha256)
 
@@ -62,17 +64,12 @@ class SchemaTask(StageTask):
             raise
 
     def run(self) -> None:
-        record = self.partition()
         started_at, started_clock = utc_now(), time.perf_counter()
         url = warehouse_url(self.pipeline)
         logger.info("creating %s tables in %s", self.pipeline, redact_url(url))
         with connect(url) as warehouse:
             warehouse.ensure_schema(self.tables)
-        meta = self.base_meta(started_at, started_clock)
-        meta.update(status="done", rows=0, tables=[t.name for t in self.tables])
-        atomic_write_json(record.meta_path, meta)
-        with contextlib.suppress(FileNotFoundError):
-            record.failed_path.unlink()
+        self.write_sidecar(started_at, started_clock, tables=[t.name for t in self.tables])
 
 
 class LoadTask(StageTask):
@@ -115,6 +112,8 @@ class LoadTask(StageTask):
         record it here: a warehouse that is down must show up in the report with its message."""
         try:
             return super().complete()
+        except SourceMismatchError:
+            raise  # already recorded
         except Exception as error:
             record_failure(self, error)
             raise
@@ -130,26 +129,24 @@ class LoadTask(StageTask):
         started_at, started_clock = utc_now(), time.perf_counter()
         source = self.source()
         source_meta = source.meta()
-        self.progress(f"loading {source_meta.get('rows', 0)} rows into {self.table.name}", 0)
+        self.progress(f"loading {source_meta.rows} rows into {self.table.name}", 0)
         marker = LoadMarker(
             task_id=self.task_id,
             table=self.table.name,
             partition=self.date.isoformat(),
-            sha256=source_meta["sha256"],
-            rows=int(source_meta.get("rows", 0)),
+            sha256=source_meta.sha256 or "",
+            rows=source_meta.rows,
         )
         with connect(warehouse_url(self.pipeline)) as warehouse:
             loaded = warehouse.load_partition(self.table, source.data_path, self.date, marker)
-        meta = self.base_meta(started_at, started_clock)
-        meta.update(
-            status="skipped" if source_meta.get("status") == "skipped" else "done",
-            skip_reason=source_meta.get("skip_reason"),
+        self.write_sidecar(
+            started_at,
+            started_clock,
+            status=source_meta.status,
+            skip_reason=source_meta.skip_reason,
             rows=loaded,
             table=self.table.name,
-            sha256=source_meta["sha256"],
+            sha256=source_meta.sha256,
             mode=self.table.mode,
         )
-        atomic_write_json(record.meta_path, meta)
-        with contextlib.suppress(FileNotFoundError):
-            record.failed_path.unlink()
         self.progress(f"done: {loaded} rows in {self.table.name}", 100)

@@ -262,8 +262,8 @@ def test_no_records_is_a_successful_empty_day(sandbox, workdir, landing) -> None
     assert result.ok, result.failed
     for task in (BtgExtractCarteira(date=before_data), BtgExtractRentabilidade(date=before_data)):
         meta = task.output().meta()
-        assert (meta["status"], meta["rows"], meta["extra"]["no_records"]) == ("done", 0, True)
-    assert BtgTransformFundos(date=before_data).output().meta()["extra"]["no_records"] is True
+        assert (meta.status, meta.rows, meta.extra["no_records"]) == ("done", 0, True)
+    assert BtgTransformFundos(date=before_data).output().meta().extra["no_records"] is True
     assert sqlite_table_rows(workdir, "btg_fundos") == 0
     audited = sqlite_query(workdir, "SELECT table_name, rows FROM etl_load_audit ORDER BY 1")
     assert audited == [("btg_fundos", 0), ("btg_posicoes", 0), ("btg_rentabilidade", 0)]
@@ -281,6 +281,6 @@ def test_non_business_day_is_a_recorded_no_op_without_api_calls(sandbox, workdir
             assert meta["skip_reason"] == "2025-03-04 não é dia útil ANBIMA (Carnaval)"
     saturday = BtgExtractCarteira(date=dt.date(2025, 4, 12))
     assert build(saturday).ok
-    assert saturday.output().meta()["skip_reason"] == "2025-04-12 não é dia útil ANBIMA (sábado)"
+    assert saturday.output().meta().skip_reason == "2025-04-12 não é dia útil ANBIMA (sábado)"
     assert btg_api_requests(sandbox) == 0
-    assert saturday.output().meta()["rows"] == 0
+    assert saturday.output().meta().rows == 0

@@ -33,7 +33,7 @@ from etl_tasks.btg.transform import (
     rentabilidade_table,
 )
 from etl_tasks.errors import DataQualityError
-from etl_tasks.warehouse.base import arrow_schema
+from etl_tasks.warehouse.model import arrow_schema
 from tests.decimal_assertions import assert_no_float
 
 GOLDEN = (Path(__file__).parent.parent / "fixtures" / "anbima_golden.xml").read_bytes()

@@ -1,22 +1,30 @@
-"""etl-scheduler: loopback only unless told, generated luigid config, history detection, foreground
-and background runs, pid file handling. Real luigid processes on free ports."""
+"""etl-scheduler: loopback only unless told, history detection, luigid's own options with the
+project's defaults, foreground and background (luigid's daemon mode) runs, `make luigid PORT=`.
+Real luigid processes on free ports."""
 
 from __future__ import annotations
 
 import shutil
 import signal
+import stat
 import subprocess
-import time
 from pathlib import Path
 
-import luigi.configuration
 import pytest
 import requests
 
 from etl_sandbox.launcher import free_port
 from etl_tasks.cli import scheduler
 from tests.cli_helpers import project_env
-from tests.scheduler_helpers import SCHEDULER, pidfile, running_scheduler, scheduler_command
+from tests.scheduler_helpers import (
+    SCHEDULER,
+    answers,
+    pidfile,
+    process_alive,
+    running_scheduler,
+    scheduler_command,
+    wait_for,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,22 +34,6 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A project directory with the repository's luigi.cfg and a test overlay."""
     shutil.copy(REPO_ROOT / "luigi.cfg", tmp_path / "luigi.cfg")
     return tmp_path, project_env(tmp_path)
-
-
-def wait_for(condition, timeout_s: float = 20) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)  # bounded by the deadline
-    return False
-
-
-def answers(url: str) -> bool:
-    try:
-        return requests.head(f"{url}/", timeout=1).status_code == 204
-    except requests.RequestException:
-        return False
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
@@ -74,35 +66,32 @@ def test_history_needs_sqlalchemy_below_2() -> None:
     assert "crashes" in scheduler.history_support("2.0.0")[1]
 
 
-def test_generated_config_keeps_the_project_values(project) -> None:
+def test_luigid_options_get_the_project_defaults(project, monkeypatch) -> None:
     directory, _ = project
-    files = scheduler.SchedulerFiles(
-        directory=directory / "luigid",
-        state=directory / "luigid" / "state.pickle",
-        history=directory / "luigid" / "h%story.db",
-        config=directory / "luigid" / "luigid.cfg",
-        pidfile=directory / "luigid" / "luigid.pid",
-        log=directory / "luigid.log",
+    monkeypatch.chdir(directory)
+    parser = scheduler.build_parser()
+    foreground = scheduler.luigid_argv(parser.parse_args(["--port", "8090"]))
+    state = str(directory / "output" / "luigid" / "luigi-state.pickle")
+    assert foreground == ["--address", "127.0.0.1", "--port", "8090", "--state-path", state]
+    background = scheduler.luigid_argv(parser.parse_args(["--background"]))
+    assert background == [
+        "--address", "127.0.0.1", "--port", "8082", "--state-path", state, "--background",
+        "--pidfile", str(directory / "output" / "luigid" / "luigid.pid"),
+        "--logdir", str(directory / "logs" / "luigid"),
+    ]
+    mine = scheduler.luigid_argv(parser.parse_args(["--pidfile", "p.pid", "--logdir", "l"]))
+    assert mine[-4:] == ["--pidfile", "p.pid", "--logdir", "l"]
+
+
+def test_make_luigid_passes_the_port() -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "luigid", "PORT=8093"], cwd=REPO_ROOT, capture_output=True, text=True,
+        check=True,
     )
-    path = scheduler.write_scheduler_config(files, history=True)
-    written = path.read_text()
-    # What this process's luigi.cfg says survives; the scheduler keys are added.
-    assert "[retcode]\n" in written and "task_failed = 30" in written
-    parsed = luigi.configuration.LuigiConfigParser()
-    parsed.read([str(path)])
-    assert parsed.get("scheduler", "state_path") == str(files.state)
-    assert parsed.getboolean("scheduler", "record_task_history") is True
-    assert parsed.get("task_history", "db_connection") == f"sqlite:///{files.history}"
-
-    scheduler.write_scheduler_config(files, history=False)
-    parsed = luigi.configuration.LuigiConfigParser()
-    parsed.read([str(path)])
-    assert parsed.getboolean("scheduler", "record_task_history") is False
-    assert not parsed.has_option("task_history", "db_connection")
-    assert not list(files.directory.glob(".*.tmp"))
+    assert "-m etl_tasks.cli.scheduler --port 8093" in dry_run.stdout
 
 
-def test_foreground_logs_serves_and_saves_state_on_sigterm(project) -> None:
+def test_foreground_serves_and_saves_state_on_sigterm(project) -> None:
     directory, env = project
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -122,50 +111,35 @@ def test_foreground_logs_serves_and_saves_state_on_sigterm(project) -> None:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
-    assert "task history OFF: --no-history given" in stderr  # on the console too
-    log = (directory / "logs" / "luigid.log").read_text()
-    assert "task history OFF: --no-history given" in log and f"127.0.0.1:{port}" in log
+    assert "task history OFF: --no-history given" in stderr
+    assert "Saved state in" in stderr  # luigid's own log, on the console in the foreground
     assert (directory / "output" / "luigid" / "luigi-state.pickle").stat().st_size > 0
-    config = (directory / "output" / "luigid" / "luigid.cfg").read_text()
-    assert "record_task_history = false" in config
+    assert not (directory / "output" / "luigid" / "history.db").exists()
 
 
-def test_background_start_refuses_a_second_one_then_stops(project) -> None:
-    directory, env = project
-    with running_scheduler(directory, env, "--no-history") as url:
-        pid = int(pidfile(directory).read_text())
-        assert answers(url)
-        again = scheduler_command(directory, env, "--port", str(free_port()), "--background")
-        assert again.code == 10 and f"already running (pid {pid}" in again.stderr
-        port = url.rsplit(":", 1)[1]
-        other = directory / "other"
-        other.mkdir()
-        clash = scheduler_command(other, env, "--port", port, "--background")
-        assert clash.code == 3 and f"port {port} on 127.0.0.1 is already in use" in clash.stderr
-    assert not pidfile(directory).exists()
-    assert not answers(url)
-    assert not scheduler.process_alive(pid)
-    again = scheduler_command(directory, env, "--stop")
-    assert again.code == 0 and "not running (no pid file" in again.stdout
-
-
-def test_stop_handles_stale_and_foreign_pid_files(project) -> None:
+def test_background_with_history_refuses_a_second_one_and_a_busy_port(project) -> None:
+    pytest.importorskip("sqlalchemy", reason="task history needs the history extra")
     directory, env = project
     path = pidfile(directory)
     path.parent.mkdir(parents=True)
     dead = subprocess.Popen(["true"])
     dead.wait()
-    path.write_text(f"{dead.pid}\n")
-    stale = scheduler_command(directory, env, "--stop")
-    assert stale.code == 0 and "removed the stale" in stale.stdout
-    assert not path.exists()
-
-    bystander = subprocess.Popen(["sleep", "30"])
-    try:
-        path.write_text(f"{bystander.pid}\n")
-        foreign = scheduler_command(directory, env, "--stop")
-        assert foreign.code == 1 and "is not etl-scheduler" in foreign.stderr
-        assert bystander.poll() is None  # not signalled
-    finally:
-        bystander.kill()
-        bystander.wait()
+    path.write_text(f"{dead.pid}\n")  # a stale pid file does not block a start
+    with running_scheduler(directory, env) as url:
+        pid = int(path.read_text())
+        assert pid != dead.pid and process_alive(pid)
+        assert requests.get(f"{url}/history", timeout=10).status_code == 200
+        assert (directory / "output" / "luigid" / "history.db").is_file()
+        for private in (directory / "output" / "luigid", directory / "logs" / "luigid"):
+            assert stat.S_IMODE(private.stat().st_mode) == 0o700, private  # daemon umask is 0
+        again = scheduler_command(directory, env, "--port", str(free_port()), "--background")
+        assert again.code == 10 and f"already running (pid {pid}" in again.stderr
+        port = url.rsplit(":", 1)[1]
+        other = directory / "other"
+        other.mkdir()
+        clash = scheduler_command(other, env, "--port", port, "--no-history")
+        assert clash.code == 3 and f"port {port} on 127.0.0.1 is already in use" in clash.stderr
+    assert not process_alive(pid)
+    assert not answers(url)
+    log = (directory / "logs" / "luigid" / "luigi-server.log").read_text()
+    assert "Scheduler starting up" in log and "Saved state in" in log

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from etl_tasks.twitch.raw_schema import RAW_SCHEMAS
 from etl_tasks.twitch.tables import TABLES_BY_NAME, TWITCH_TABLES
-from etl_tasks.warehouse.base import ForeignKey, arrow_schema, arrow_type
+from etl_tasks.warehouse.model import ForeignKey, arrow_schema, arrow_type
 
 
 def test_tables_in_dependency_order_with_keys_and_modes() -> None:

@@ -24,7 +24,7 @@ from etl_tasks.twitch.transform import (
     transform_videos,
     video_duration_seconds,
 )
-from etl_tasks.warehouse.base import arrow_schema
+from etl_tasks.warehouse.model import arrow_schema
 from tests.twitch.samples import (
     CAPTURED_AT,
     DAY,

@@ -24,7 +24,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import Column, ForeignKey, LoadMarker, TableSpec, Warehouse, connect
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.interface import LoadMarker, Warehouse
+from etl_tasks.warehouse.model import Column, ForeignKey, TableSpec
 
 DAY = dt.date(2025, 4, 10)
 UTC = dt.timezone.utc

@@ -24,10 +24,11 @@ import pytest
 
 from etl_tasks.errors import ConfigError, LoadError
 from etl_tasks.warehouse.arrow_text import decimal_text, json_text, timestamp_text
-from etl_tasks.warehouse.base import Column, ForeignKey, TableSpec, connect
 from etl_tasks.warehouse.csv_stream import ChunkReader, csv_chunks
 from etl_tasks.warehouse.ddl import check_identifier, dependency_order, index_name, table_indexes
+from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.key_sort import SortedRows, key_order
+from etl_tasks.warehouse.model import Column, ForeignKey, TableSpec
 from etl_tasks.warehouse.mysql import MySQLWarehouse
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.pipe_feed import PipeFeed

@@ -18,7 +18,8 @@ import pymysql
 import pytest
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import Column, TableSpec, connect
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.model import Column, TableSpec
 from etl_tasks.warehouse.mysql import MySQLWarehouse
 from tests.warehouse.contract import (
     DAY,

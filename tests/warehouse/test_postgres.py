@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import connect
+from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.postgres import PostgresWarehouse
 from tests.warehouse.contract import Reader, WarehouseContract, events_spec, users_spec
 
@@ -88,7 +88,7 @@ def test_column_types_keys_and_indexes(pg_url: str, pg_reader: Reader) -> None:
 def test_partition_column_outside_the_key_gets_its_own_index(
     pg_url: str, pg_reader: Reader
 ) -> None:
-    from etl_tasks.warehouse.base import Column, TableSpec
+    from etl_tasks.warehouse.model import Column, TableSpec
 
     table = TableSpec(
         name="pgidx_videos",

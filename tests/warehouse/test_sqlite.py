@@ -15,7 +15,8 @@ import pyarrow as pa
 import pytest
 
 from etl_tasks.errors import LoadError
-from etl_tasks.warehouse.base import Column, TableSpec, connect
+from etl_tasks.warehouse.factory import connect
+from etl_tasks.warehouse.model import Column, TableSpec
 from etl_tasks.warehouse.sqlite import SQLiteWarehouse, sqlite_path
 from tests.warehouse.contract import DAY, Reader, WarehouseContract, marker_for, write_parquet
 

@@ -166,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     extra_cfg = write_config(directory, args)
     url = with_database(admin_url(), database)
     admin(f"CREATE DATABASE {database}")
-    sandbox = start_sandbox(sandbox_args(args), log_path=str(directory / "sandbox.log"),
-                            timeout_s=120)
+    try:
+        sandbox = start_sandbox(sandbox_args(args), log_path=str(directory / "sandbox.log"),
+                                timeout_s=120)
+    except BaseException:
+        admin(f"DROP DATABASE IF EXISTS {database}")
+        raise
     try:
         sandbox.control("clock", {"now": f"{date}T15:00:00Z"})
         env = {**os.environ, **sandbox.client_env(), "WAREHOUSE_URL": url,

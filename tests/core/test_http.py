@@ -530,3 +530,18 @@ def test_each_thread_gets_its_own_session(server, clock):
     assert len(set(sessions)) == 3
     assert client.requests_by_path == {"/x": 3}
     client.close()
+
+
+def test_proxies_come_from_the_environment_once_per_host(monkeypatch, clock):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = make_client(clock)
+
+    assert client.proxies_for("https://api.twitch.tv/helix/streams")["https"] == (
+        "http://proxy.example:3128"
+    )
+    assert "http" not in client.proxies_for("http://127.0.0.1:8765/twitch/helix/streams")
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")
+    # Read once per host: requests would re-read the environment on every call.
+    assert client.proxies_for("https://api.twitch.tv/helix/users")["https"].startswith(
+        "http://proxy.example")

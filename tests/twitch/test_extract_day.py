@@ -196,3 +196,32 @@ def test_a_paced_run_logs_a_few_progress_lines_not_one_per_request(sandbox, work
         # "started", "done", the final progress line, and at most one per interval between.
         assert len(lines) <= 3 + seconds / PROGRESS_INTERVAL_S, (entity, lines)
     assert len(info) <= 150
+
+
+def test_clips_of_the_top_games_bring_their_broadcasters_user_rows(sandbox, workdir):
+    import sqlite3
+
+    with settings("twitch", clip_top_games="2"), settings("pipelines", btg="false"):
+        result = build(*final_tasks(DATE))
+        assert result.ok, result.failed
+        extra = sidecar("extract", "clips", DATE)["extra"]
+        snapshot = pq.read_table(partition("extract", "streams", DATE) / "data.parquet")
+
+    games = extra["game_walks"]["games"]
+    per_game: dict[str, dict[str, int]] = {}
+    for game, viewers, stream in zip(snapshot["game_id"].to_pylist(),
+                                     snapshot["viewer_count"].to_pylist(),
+                                     snapshot["id"].to_pylist(), strict=True):
+        per_game.setdefault(game, {})[stream] = max(viewers, per_game.get(game, {}).get(stream, 0))
+    ranked = sorted(per_game, key=lambda g: (-sum(per_game[g].values()), g))
+    assert games == ranked[:2]
+    dataset = TwitchDataset(42)
+    expected = {c["id"] for i in range(200) for c in dataset.clips_created_on(
+        dataset.user_id(i), DATE, SANDBOX_NOW) if c["game_id"] in games}
+    with sqlite3.connect(workdir / "warehouse.db") as connection:
+        loaded = {row[0] for row in connection.execute("SELECT id FROM twitch_clips")}
+        users = {row[0] for row in connection.execute("SELECT id FROM twitch_users")}
+        owners = {row[0] for row in connection.execute("SELECT broadcaster_id FROM twitch_clips")}
+    live = set(snapshot["user_id"].to_pylist())
+    assert expected <= loaded
+    assert owners <= users and owners - live  # offline broadcasters' clips, with their users

@@ -445,6 +445,11 @@ class TwitchPerBroadcasterExtract(TwitchExtract):
 
     def scope(self) -> Scope:
         settings = self.settings()
+        if int(settings.top_broadcasters) < 0:
+            raise ConfigError(
+                f"[twitch] top_broadcasters must be 0 (every live broadcaster) or more, got "
+                f"{settings.top_broadcasters}; fix it in luigi.cfg"
+            )
         return broadcaster_scope(
             self.snapshot_path(), int(settings.top_broadcasters), settings.broadcaster_ids
         )

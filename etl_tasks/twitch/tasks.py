@@ -16,6 +16,7 @@ import luigi
 
 from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.stage import StageTask
+from etl_tasks.errors import ConfigError
 from etl_tasks.twitch.extract import (
     TwitchExtractClips,
     TwitchExtractGames,
@@ -65,7 +66,10 @@ def lookback_dates(date: dt.date, lookback: int | None) -> list[dt.date]:
     """The earlier dates a run of ``date`` re-pulls (None: ``[twitch] lookback``)."""
     days = int(twitch_config().lookback) if lookback is None else int(lookback)
     if days < 0:
-        raise ValueError(f"lookback must be 0 or more days, got {days}")
+        raise ConfigError(
+            f"[twitch] lookback must be 0 or more days, got {days}; fix it in luigi.cfg "
+            "(or pass --lookback N with N >= 0)"
+        )
     return [date - dt.timedelta(days=back) for back in range(1, days + 1)]
 
 

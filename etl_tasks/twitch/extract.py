@@ -27,31 +27,34 @@ a run of ``refresh_on`` or later pulled it, and it replaces the earlier pull.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import luigi
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from etl_tasks import config
 from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
 from etl_tasks.errors import ConfigError
 from etl_tasks.twitch.client import StreamPage, TwitchClient, Walk, created_at
+from etl_tasks.twitch.extract_support import (
+    PROGRESS_INTERVAL_S,
+    ROWS_PER_BATCH,
+    Progress,
+    RowBatcher,
+    notes,
+    record_drift,
+    record_requests,
+    record_walks,
+)
 from etl_tasks.twitch.languages import language_partitions
 from etl_tasks.twitch.raw_schema import raw_schema, rows_to_table
+from etl_tasks.twitch.scope import Scope, broadcaster_scope, distinct_values, ranked
 
-# At most one INFO progress line per stage this often (cron mail stays readable).
-PROGRESS_INTERVAL_S = 10.0
-# Rows per written batch: bounded memory, few enough batches for Parquet row groups.
-ROWS_PER_BATCH = 5000
-
+__all__ = ["PROGRESS_INTERVAL_S", "broadcaster_scope", "day_window", "distinct_values"]
 
 class OptionalDateParameter(luigi.DateParameter):
     """A date parameter that may be None (Luigi 3.8 has optional int/str, not date)."""
@@ -66,154 +69,39 @@ class OptionalDateParameter(luigi.DateParameter):
         return None if x is None else super().normalize(x)
 
 
+class Refreshable:
+    """Mixin of the tasks a lookback re-runs (videos and clips: extract, transform, load).
+
+    ``refresh_on`` is the date of the run that re-pulls the partition (None: the date's own run);
+    such a task shows as the plain task in logs. A re-pull extract first needs the date's own
+    extract (:meth:`first_pull`), so the two never write one partition at once (a backfill with
+    lookback); transforms and loads are not chained that way, because a plain load stops being
+    complete the moment its partition is re-pulled."""
+
+    refresh_on = OptionalDateParameter(
+        default=None, description="lookback: the run date that re-pulls this partition"
+    )
+
+    def first_pull(self) -> dict[str, luigi.Task]:
+        """``{"first_pull": <the same task without refresh_on>}`` for a re-pull, else ``{}``."""
+        if self.refresh_on is None:  # type: ignore[attr-defined]
+            return {}
+        return {"first_pull": type(self)(date=self.date)}  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return text.replace(", refresh_on=)", ")") if self.refresh_on is None else text
+
+
 def day_window(date: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """``[00:00:00, 23:59:59.999999]`` UTC of ``date`` (Helix windows are inclusive)."""
     start = dt.datetime.combine(date, dt.time(), tzinfo=dt.timezone.utc)
     return start, start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
 
 
-def distinct_values(parquet_path: Path, column: str) -> list[str]:
-    """Distinct non-empty values of one column of a Parquet file, sorted (deterministic calls)."""
-    values = pq.read_table(parquet_path, columns=[column])[column]
-    return sorted(v for v in pc.unique(values.drop_null()).to_pylist() if v)
-
-
 def is_skipped(task: StageTask) -> str | None:
     """The skip reason recorded by an upstream task, if it was skipped."""
     return task.output().meta().skip_reason
-
-
-def ranked(snapshot_path: Path, key: str) -> list[tuple[str, int]]:
-    """``(value of key, viewers)`` of a streams snapshot, most viewers first, then by value.
-
-    A broadcaster seen on several pages counts with its highest viewer count; a game with the sum
-    over its streams (each stream once)."""
-    table = pq.read_table(snapshot_path, columns=["id", key, "viewer_count"])
-    if table.num_rows == 0:
-        return []
-    per_stream = table.group_by(["id", key]).aggregate([("viewer_count", "max")])
-    how = "max" if key == "user_id" else "sum"
-    totals = per_stream.group_by(key).aggregate([("viewer_count_max", how)])
-    pairs = zip(totals[key].to_pylist(), totals[f"viewer_count_max_{how}"].to_pylist(),
-                strict=True)
-    return sorted(((k, int(v)) for k, v in pairs if k), key=lambda kv: (-kv[1], kv[0]))
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which broadcasters a date's videos/clips are fetched for, and why."""
-
-    broadcasters: list[str]  # request order: top live broadcasters by viewers, then configured
-    live: int  # live broadcasters in the snapshot
-    top: int  # [twitch] top_broadcasters (0 = all)
-    configured: list[str]  # configured ids not already among the top
-
-    def note(self) -> str:
-        """``scope: top 2,000 of 98,765 live broadcasters by viewers + 2 configured ids``."""
-        taken = len(self.broadcasters) - len(self.configured)
-        head = (f"all {self.live:,} live broadcasters" if taken == self.live
-                else f"top {taken:,} of {self.live:,} live broadcasters by viewers")
-        return f"scope: {head} + {len(self.configured)} configured ids"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"broadcasters": len(self.broadcasters), "live": self.live,
-                "top_broadcasters": self.top, "configured_added": self.configured}
-
-
-def broadcaster_scope(snapshot_path: Path, top: int, configured: Iterable[str]) -> Scope:
-    """The scope of a date from its streams snapshot and the settings."""
-    live = [user for user, _ in ranked(snapshot_path, "user_id")]
-    chosen = live if top <= 0 else live[:top]
-    taken = set(chosen)
-    extra = sorted({str(b) for b in configured} - taken)
-    return Scope(chosen + extra, len(live), top, extra)
-
-
-class Progress:
-    """Throttled progress of one stage: at most one INFO line per interval, and the last one."""
-
-    def __init__(self, task: StageTask, what: str, total: int, client: TwitchClient) -> None:
-        self.task, self.what, self.total, self.client = task, what, total, client
-        self.started = self.last = time.monotonic()
-
-    def update(self, done: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < PROGRESS_INTERVAL_S:
-            return
-        self.last = now
-        minutes = max(now - self.started, 1e-6) / 60
-        rate = self.client.stats.requests / minutes
-        percent = 100 * done / self.total if self.total else 100.0
-        self.task.progress(
-            f"{self.what}: {done:,}/{self.total:,} done, {self.total - done:,} left, "
-            f"{rate:,.0f} requests/min",
-            percent,
-        )
-
-
-@dataclass
-class RowBatcher:
-    """Collects API rows and hands out raw tables of about ``ROWS_PER_BATCH`` rows."""
-
-    entity: str
-    stamps: dict[str, Any]
-    new_fields: set[str] = field(default_factory=set)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, rows: list[dict[str, Any]]) -> pa.Table | None:
-        self.rows.extend(rows)
-        return self.flush() if len(self.rows) >= ROWS_PER_BATCH else None
-
-    def flush(self) -> pa.Table | None:
-        if not self.rows:
-            return None
-        table = rows_to_table(self.entity, self.rows, new_fields=self.new_fields, **self.stamps)
-        self.rows = []
-        return table
-
-
-def record_requests(extra: dict[str, Any], client: TwitchClient) -> None:
-    """Requests, points and limiter waits of a client into a sidecar's ``extra`` and notes."""
-    by_endpoint = client.requests_by_endpoint()
-    stats = client.stats
-    points = max(0, client.helix_requests() - stats.http_429)
-    total = sum(by_endpoint.values())
-    extra.update(requests=total, requests_by_endpoint=by_endpoint, points=points,
-                 wait_s=round(stats.wait_s, 3), http_429=stats.http_429)
-    endpoints = ", ".join(f"{path} {count:,}" for path, count in by_endpoint.items())
-    threads = f", summed over {client.concurrency} threads" if client.concurrency > 1 else ""
-    notes(extra).append(
-        f"requests: {total:,} ({endpoints}); {points:,} points; "
-        f"{stats.wait_s:,.1f} s waited on the rate limit{threads}; {stats.http_429} answers 429"
-    )
-
-
-def notes(extra: dict[str, Any]) -> list[str]:
-    """The sidecar's human-readable lines (shown in the report under the task)."""
-    return extra.setdefault("notes", [])
-
-
-def record_drift(extra: dict[str, Any], entity: str, new_fields: set[str]) -> None:
-    """Fields the API sent that the contract does not list: named, and kept in unknown_fields."""
-    if new_fields:
-        extra["new_fields"] = sorted(new_fields)
-        notes(extra).append(
-            f"schema drift: {entity} has new API fields {', '.join(sorted(new_fields))} "
-            "(kept in the raw extract's unknown_fields column)"
-        )
-
-
-def record_walks(extra: dict[str, Any], what: str, per_key: Counter[int], heaviest: list) -> None:
-    """Requests per broadcaster: a histogram, the heaviest walks, and one note."""
-    walks = sum(per_key.values())
-    requests = sum(count * walks_ for count, walks_ in per_key.items())
-    extra["requests_per_broadcaster"] = {str(k): v for k, v in sorted(per_key.items())}
-    extra["heaviest_broadcasters"] = [{"id": key, "requests": n} for n, key in heaviest if n > 1]
-    shown = ", ".join(f"{v:,} took {k}" for k, v in sorted(per_key.items()))
-    mean = requests / walks if walks else 0.0
-    notes(extra).append(
-        f"{what}: {walks:,} walks, {requests:,} requests ({mean:.2f} per broadcaster: {shown})"
-    )
 
 
 class TwitchExtract(StageTask):
@@ -423,16 +311,13 @@ class TwitchExtractGames(TwitchExtract):
             record_drift(extra, self.entity, new_fields | set(extra.get("new_fields", [])))
 
 
-class TwitchPerBroadcasterExtract(TwitchExtract):
-    """Videos or clips of the date's scope: one walk per broadcaster, walks overlapping."""
+class TwitchPerBroadcasterExtract(Refreshable, TwitchExtract):
+    """Videos or clips of the date's scope: one walk per broadcaster, walks overlapping.
 
-    refresh_on = OptionalDateParameter(
-        default=None,
-        description="lookback: complete only once a run of this date (or later) pulled it",
-    )
+    With ``refresh_on`` (lookback) complete only once a run of that date (or later) pulled it."""
 
     def requires(self) -> dict[str, StageTask]:
-        return {"streams": TwitchExtractStreams(date=self.date)}
+        return {"streams": TwitchExtractStreams(date=self.date), **self.first_pull()}
 
     def complete(self) -> bool:
         """Complete when written; a lookback refresh also needs a pull on or after refresh_on."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import luigi
 
-from etl_tasks.twitch.extract import OptionalDateParameter
+from etl_tasks.twitch.extract import Refreshable
 from etl_tasks.twitch.tables import TWITCH_TABLES
 from etl_tasks.twitch.transform_tasks import (
     TwitchTransformClips,
@@ -59,13 +59,9 @@ class TwitchLoadStreams(TwitchLoad):
     upstream_loads = (TwitchLoadUsers, TwitchLoadGames)
 
 
-class TwitchRefreshableLoad(TwitchLoad):
+class TwitchRefreshableLoad(Refreshable, TwitchLoad):
     """A fact load a lookback may redo (``refresh_on``): complete only when the marker holds the
     current transform and that transform is complete for the refresh."""
-
-    refresh_on = OptionalDateParameter(
-        default=None, description="lookback: the run date that re-pulls this partition"
-    )
 
     def requires(self) -> dict[str, luigi.Task]:
         needed = super().requires()

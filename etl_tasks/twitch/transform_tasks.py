@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from etl_tasks.core.stage import StageOutput, StageTask
 from etl_tasks.twitch import transform as twitch_transform
 from etl_tasks.twitch.extract import (
-    OptionalDateParameter,
+    Refreshable,
     TwitchExtractClips,
     TwitchExtractGames,
     TwitchExtractStreams,
@@ -66,13 +66,9 @@ class TwitchTransform(StageTask):
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(extract))
 
 
-class TwitchRefreshableTransform(TwitchTransform):
+class TwitchRefreshableTransform(Refreshable, TwitchTransform):
     """A fact transform a lookback may redo: with ``refresh_on`` it is complete only when it was
     made from the extract currently on disk (same sha256) and that extract is complete."""
-
-    refresh_on = OptionalDateParameter(
-        default=None, description="lookback: the run date that re-pulls this partition"
-    )
 
     def requires(self) -> dict[str, StageTask]:
         needed = super().requires()

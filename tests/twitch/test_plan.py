@@ -58,7 +58,9 @@ def test_plan_is_estimated_then_exact_then_what_was_made(sandbox, workdir):
 
 
 def test_etl_run_plan_prints_and_calls_nothing(sandbox, workdir, capsys):
-    code = run_cli.main(["--date", DATE.isoformat(), "--plan", "--lookback", "1"])
+    # etl-run sets [twitch] lookback for its process: restored here for the tests that follow.
+    with settings("twitch", lookback="0"):
+        code = run_cli.main(["--date", DATE.isoformat(), "--plan", "--lookback", "1"])
 
     out = capsys.readouterr().out
     assert code == 0

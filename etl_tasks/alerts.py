@@ -2,7 +2,7 @@
 
 The entry points call :func:`send_run_alert` once, after the run's report is written::
 
-    send_run_alert(report.to_json(), rerun_command_for(date, pipelines))
+    send_run_alert(report.to_json(), rerun_command(date, pipelines))
 
 A FAILED or INCOMPLETE run always alerts; a SUCCESS (or SKIPPED) run alerts only when
 ``[alerts] on_success = true``. The message names the pipelines, the date and the status, lists the
@@ -28,12 +28,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import shlex
 import smtplib
 import ssl
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -89,43 +87,13 @@ class alerts(luigi.Config):
     )
 
 
-def rerun_command_for(
-    date: dt.date | str, pipelines: Sequence[str], *, cwd: Path | None = None
-) -> str:
-    """The exact shell command that resumes ``date`` (finished stages are skipped on a rerun).
-
-    BTG alone reruns through ``orquestrador-btg --data``; anything with Twitch through ``etl-run``.
-    The command is the one installed beside the running interpreter, relative to ``cwd`` when it
-    lives below it (``.venv/bin/etl-run``), so it can be pasted from the alert as it is."""
-    day = date.isoformat() if isinstance(date, dt.date) else str(date)
-    workdir = (cwd or Path.cwd()).absolute()
-    chosen = list(pipelines)
-    if chosen == ["btg"]:
-        args = [_installed_command("orquestrador-btg", workdir), "--data", day]
-    else:
-        pipeline = "all" if set(chosen) >= {"twitch", "btg"} else (chosen[0] if chosen else "all")
-        args = [_installed_command("etl-run", workdir), "--date", day, "--pipeline", pipeline]
-    return f"cd {shlex.quote(str(workdir))} && {shlex.join(args)}"
-
-
-def _installed_command(name: str, workdir: Path) -> str:
-    """``name`` next to this interpreter (relative to ``workdir`` if inside it), else bare."""
-    script = Path(sys.executable).absolute().parent / name
-    if not script.exists():
-        return name
-    try:
-        return str(script.relative_to(workdir))
-    except ValueError:
-        return str(script)
-
-
 def should_alert(status: str, *, on_success: bool, force: bool = False) -> bool:
     """FAILED/INCOMPLETE always; other statuses only when ``on_success`` (or forced)."""
     return force or status in ALWAYS_ALERT or on_success
 
 
 def alert_subject(report: dict[str, Any]) -> str:
-    """``[etl_tasks] twitch,btg 2025-04-10 FAILED``."""
+    """``[etl_tasks] <pipelines> <date> <STATUS>``, e.g. ``[etl_tasks] a,b 2025-04-10 FAILED``."""
     pipelines = ",".join(report.get("pipelines") or [])
     return f"[etl_tasks] {pipelines} {report.get('date')} {report.get('status')}"
 

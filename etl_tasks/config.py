@@ -1,10 +1,11 @@
 """Configuration: luigi.Config sections from luigi.cfg, secrets and URLs from the environment.
 
-Non-secret knobs (page sizes, retries, paths, which pipelines run) live in ``luigi.cfg`` sections
-named after the classes below. Secrets and endpoints (client ids/secrets, base URLs, warehouse URLs
-that may carry a password) come only from the process environment or a ``.env`` file, are read
-through :func:`env` / :func:`require_env`, and never become Luigi parameters — Luigi prints
-parameters in logs, task ids and e-mails.
+Non-secret knobs (page sizes, retries, paths) live in ``luigi.cfg`` sections named after the
+classes below; ``[pipelines] <name> = true|false`` (read by ``etl_tasks.pipelines.enabled``) says
+which pipelines plain ``luigi … RunAll`` covers. Secrets and endpoints (client ids/secrets, base
+URLs, warehouse URLs that may carry a password) come only from the process environment or a
+``.env`` file, are read through :func:`env` / :func:`require_env`, and never become Luigi
+parameters — Luigi prints parameters in logs, task ids and e-mails.
 """
 
 from __future__ import annotations
@@ -20,24 +21,20 @@ from etl_tasks.errors import ConfigError
 
 _ENV_LOADED = False
 
-# Every key the tool reads, with its default (None = required where used) and a one-line help.
-ENV_KEYS: dict[str, tuple[str | None, str]] = {
-    "TWITCH_CLIENT_ID": (None, "Twitch application client id (dev.twitch.tv/console)"),
-    "TWITCH_CLIENT_SECRET": (None, "Twitch application client secret"),
-    "TWITCH_AUTH_BASE_URL": ("https://id.twitch.tv", "Twitch OAuth host"),
-    "TWITCH_API_BASE_URL": ("https://api.twitch.tv/helix", "Twitch Helix base URL"),
-    "BTG_CLIENT_ID": (None, "BTG Pactual funds API client id"),
-    "BTG_CLIENT_SECRET": (None, "BTG Pactual funds API client secret"),
-    "BTG_BASE_URL": ("https://funds.btgpactual.com", "BTG Pactual funds API base URL"),
-    "BTG_REPORT_PATH": ("output/landing/btg/carteira", "landing directory for raw carteira files"),
-    "BTG_RENTABILIDADE": (
-        "output/landing/btg/rentabilidade",
-        "landing directory for rentabilidade",
-    ),
-    "WAREHOUSE_URL": ("sqlite:///output/warehouse/etl.db", "default warehouse for both pipelines"),
-    "TWITCH_WAREHOUSE_URL": (None, "warehouse for twitch (defaults to WAREHOUSE_URL)"),
-    "BTG_WAREHOUSE_URL": (None, "warehouse for btg (defaults to WAREHOUSE_URL)"),
+# Keys every pipeline shares, with their default (None = required where used) and a one-line help;
+# each pipeline declares its own in its ``pipeline.py`` (see :func:`known_keys`).
+SHARED_ENV_KEYS: dict[str, tuple[str | None, str]] = {
+    "WAREHOUSE_URL": ("sqlite:///output/warehouse/etl.db", "default warehouse of every pipeline"),
 }
+
+
+def known_keys() -> dict[str, tuple[str | None, str]]:
+    """Every key the tool reads: the shared ones, then each registered pipeline's."""
+    from etl_tasks.pipelines import env_keys
+
+    keys = dict(SHARED_ENV_KEYS)
+    keys.update({key.name: (key.default, key.help) for key in env_keys()})
+    return keys
 
 
 def load_env(path: str | os.PathLike[str] | None = None) -> None:
@@ -59,14 +56,14 @@ def env(key: str, default: str | None = None) -> str | None:
         return value
     if default is not None:
         return default
-    return ENV_KEYS.get(key, (None, ""))[0]
+    return known_keys().get(key, (None, ""))[0]
 
 
 def require_env(key: str) -> str:
     """Value of a required key, or a :class:`ConfigError` that says how to set it."""
     value = env(key)
     if not value:
-        help_text = ENV_KEYS.get(key, (None, key))[1]
+        help_text = known_keys().get(key, (None, key))[1]
         raise ConfigError(
             f"{key} is not set ({help_text}). Add it to .env (see .env.example) or export it."
         )
@@ -94,13 +91,6 @@ class paths(luigi.Config):
         default="output", description="root of Parquet targets and reports"
     )
     logs_dir = luigi.Parameter(default="logs", description="directory of the daily log files")
-
-
-class pipelines(luigi.Config):
-    """[pipelines]: which pipelines RunAll and the report cover."""
-
-    twitch = luigi.BoolParameter(default=True, description="run the Twitch pipeline in RunAll")
-    btg = luigi.BoolParameter(default=True, description="run the BTG pipeline in RunAll")
 
 
 class http(luigi.Config):

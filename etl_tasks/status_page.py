@@ -1,20 +1,24 @@
-"""Static status page of every run: ``output/reports/index.html``.
+"""Static status page of the state of every date: ``output/reports/index.html``.
 
     python -m etl_tasks.status_page                 # [paths] output_dir from luigi.cfg
     python -m etl_tasks.status_page --output /srv/etl/output
 
-Reads every ``reports/date=YYYY-MM-DD/report.json`` and writes one self-contained HTML file (inline
-CSS and SVG, no script, no external URL — a Content-Security-Policy forbids loading anything):
+Reads every ``reports/date=YYYY-MM-DD/report.json`` (the state of the date, rewritten by every
+command that changes it) and writes one self-contained HTML file (inline CSS and SVG, no script, no
+external URL — a Content-Security-Policy forbids loading anything):
 
-* a grid, newest date first, of each pipeline's extract / transform / load and the overall status,
-  coloured by status (green success, grey skipped, red failed, amber not run / incomplete, white
-  when the pipeline was not part of that day's run), each cell with its rows and duration and a
-  tooltip with the errors;
+* "Needs attention": every date with a failed or half-done pipeline, each failed task with its
+  error message in plain text, and the exact command that resumes the date;
+* a grid, newest date first, of every registered pipeline's extract / transform / load and the
+  overall status, coloured by status (green success, grey skipped, red failed, amber not run /
+  incomplete, white when the date has no report for that pipeline); each cell lists its tasks
+  (entity, rows, duration, notes) and shows a failure's message, the overall cell the wall-clock
+  of the last run that changed the date;
 * a bar chart of the records processed per day, one colour per pipeline (oldest date on the left);
-* relative links to each day's ``report.txt`` and ``report.json``.
+* relative links to each day's ``report.txt``, ``report.json`` and the log of its last run.
 
 The file is written atomically, so a browser or web server never sees half a page. Rebuilding it is
-cheap (hundreds of dates in well under a second), so the entry points rebuild it after each run.
+cheap (hundreds of dates in well under a second), so every report write rebuilds it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import datetime as dt
 import html
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,12 +37,15 @@ from typing import Any
 from urllib.parse import quote
 
 from etl_tasks import config
+from etl_tasks import pipelines as registry
 from etl_tasks.core.targets import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
 STAGES = ("extract", "transform", "load")
-KNOWN_PIPELINES = ("twitch", "btg")
+# Stages outside the seed's three are shown in the column they belong to.
+STAGE_COLUMN = {"check": "transform", "schema": "load"}
+ERROR_CHARS = 160  # in a grid cell; the attention list above the grid shows the whole message
 INDEX_NAME = "index.html"
 NO_REPORT = "no report.json"
 # Status → CSS class. "missing" = the pipeline did not run that day (or no readable report).
@@ -69,6 +77,12 @@ th{background:#eef1f4;position:sticky;top:0}
 td.date{font-weight:600;text-align:left}
 td .st{display:block;font-size:10px;font-weight:700;letter-spacing:.03em}
 td .dur{color:#3c4650;font-size:11px}
+td .tasks{font-size:10px;color:#3c4650;text-align:left;margin-top:2px}
+td .err,.attention .err{color:#8b1a10;font-size:11px;white-space:normal;text-align:left}
+td .err{max-width:260px}.attention .err{font-size:13px}
+.attention{border:1px solid #e0a39d;background:#fdf0ef;padding:6px 10px;margin:6px 0 10px}
+.attention li{margin:3px 0}.attention code{background:#fff;border:1px solid #d0d7de;padding:1px 4px;
+ font-size:12px;white-space:pre-wrap;word-break:break-all}
 .ok{background:#c8ecd0}.skipped{background:#dde0e3}.failed{background:#f6c1bd}
 .pending{background:#fbe2a8}.missing{background:#ffffff;color:#8c959f}
 .filter{margin:6px 0;font-size:13px}
@@ -109,9 +123,10 @@ def load_reports(reports_root: Path) -> list[DayReport]:
 
 
 def pipeline_columns(days: Sequence[DayReport]) -> list[str]:
-    """The known pipelines in their fixed order, then any other pipeline found in a report."""
+    """The registered pipelines in registry order, then any other pipeline found in a report."""
+    known = registry.names()
     found = {p for d in days if d.document for p in d.document.get("pipelines") or []}
-    return [*KNOWN_PIPELINES, *sorted(found - set(KNOWN_PIPELINES))]
+    return [*known, *sorted(found - set(known))]
 
 
 def _e(value: object) -> str:
@@ -126,6 +141,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.2f}s"
 
 
+def _stage_tasks(document: dict[str, Any], pipeline: str, stage: str) -> list[dict[str, Any]]:
+    """The tasks of one pipeline shown in one stage column."""
+    return [
+        task for task in document.get("tasks") or []
+        if task.get("pipeline") == pipeline
+        and STAGE_COLUMN.get(str(task.get("stage")), task.get("stage")) == stage
+    ]
+
+
 def _stage_errors(document: dict[str, Any], pipeline: str | None, stage: str | None) -> list[str]:
     errors = []
     for task in document.get("tasks") or []:
@@ -133,15 +157,35 @@ def _stage_errors(document: dict[str, Any], pipeline: str | None, stage: str | N
             continue
         if pipeline is not None and task.get("pipeline") != pipeline:
             continue
-        if stage is not None and task.get("stage") != stage:
+        column = STAGE_COLUMN.get(str(task.get("stage")), task.get("stage"))
+        if stage is not None and column != stage:
             continue
         errors.append(f"{task.get('task_family')}: {task.get('error')}")
     return errors
 
 
+def _short(text: str, limit: int = ERROR_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _task_lines(tasks: Sequence[dict[str, Any]]) -> str:
+    """One line per task: entity, status when not a success, rows, seconds, then its notes."""
+    lines = []
+    for task in tasks:
+        status = str(task.get("status"))
+        state = "" if status == "SUCCESS" else f" {status}"
+        lines.append(
+            f"{_e(task.get('entity'))}{_e(state)} {int(task.get('rows') or 0):,} · "
+            f"{_e(_duration(float(task.get('duration_s') or 0.0)))}"
+        )
+        lines += [f"&nbsp;&nbsp;{_e(note)}" for note in task.get("notes") or []]
+    return f'<div class="tasks">{"<br>".join(lines)}</div>' if lines else ""
+
+
 def _cell(status: str | None, records: int, duration_s: float, tooltip: list[str],
-          extra_class: str = "", empty_text: str = "-") -> str:
-    """A coloured grid cell; ``status`` None is a white cell showing ``empty_text``."""
+          extra_class: str = "", empty_text: str = "-", detail: str = "") -> str:
+    """A coloured grid cell; ``status`` None is a white cell showing ``empty_text``;
+    ``detail`` is HTML shown under the numbers (tasks, errors)."""
     css = STATUS_CLASSES.get(status or "", "missing")
     if status is None:
         return (f'<td class="missing {extra_class}" title="{_e(chr(10).join(tooltip))}">'
@@ -150,14 +194,24 @@ def _cell(status: str | None, records: int, duration_s: float, tooltip: list[str
     return (
         f'<td class="{css} {extra_class}" data-status="{_e(status)}" '
         f'title="{_e(chr(10).join(tooltip))}">{label}{records:,} rows<br>'
-        f'<span class="dur">{_e(_duration(duration_s))}</span></td>'
+        f'<span class="dur">{_e(_duration(duration_s))}</span>{detail}</td>'
     )
+
+
+def _log_link(day: DayReport, reports_root: Path) -> str:
+    """A relative link to the log of the last run that changed the date, when it still exists."""
+    log = ((day.document or {}).get("last_run") or {}).get("log")
+    if not log or not Path(log).is_file():
+        return ""
+    relative = os.path.relpath(Path(log).absolute(), reports_root.absolute())
+    return f' · <a href="{_e(quote(relative))}">log</a>'
 
 
 def _row(day: DayReport, pipelines: Sequence[str]) -> str:
     link_base = quote(day.directory.name, safe="=")
     links = (
         f'<a href="{link_base}/report.txt">txt</a> · <a href="{link_base}/report.json">json</a>'
+        + _log_link(day, day.directory.parent)
     )
     doc = day.document
     if doc is None:
@@ -176,16 +230,29 @@ def _row(day: DayReport, pipelines: Sequence[str]) -> str:
             if pipeline not in ran or summary is None:
                 cells.append(_cell(None, 0, 0.0, [f"{pipeline} did not run on {day.date}"]))
                 continue
+            if doc.get("tasks") and not _stage_tasks(doc, pipeline, stage):
+                cells.append(_cell(None, 0, 0.0, [f"{pipeline} has no {stage} stage"]))
+                continue
             status = str(summary.get("status"))
+            errors = _stage_errors(doc, pipeline, stage)
             tooltip = [f"{pipeline} {stage} {day.date}: {status}",
                        f"{summary.get('records', 0):,} rows in {summary.get('duration_s', 0.0)}s",
-                       *_stage_errors(doc, pipeline, stage)]
+                       *errors]
+            detail = _task_lines(_stage_tasks(doc, pipeline, stage)) + "".join(
+                f'<div class="err">{_e(_short(error))}</div>' for error in errors
+            )
             cells.append(_cell(status, int(summary.get("records") or 0),
-                               float(summary.get("duration_s") or 0.0), tooltip))
+                               float(summary.get("duration_s") or 0.0), tooltip, detail=detail))
     status = str(doc.get("status"))
     tooltip = [f"{day.date}: {status}", *[str(e) for e in doc.get("errors") or []]]
+    last_run = doc.get("last_run") or {}
+    wall = (
+        f'<div class="tasks" title="{_e(last_run.get("command", ""))}">last run: '
+        f'{_e(_duration(float(last_run.get("wall_clock_s") or 0.0)))} wall-clock</div>'
+        if last_run else ""
+    )
     overall = _cell(status, int(doc.get("total_records") or 0),
-                    float(doc.get("total_duration_s") or 0.0), tooltip, "overall")
+                    float(doc.get("total_duration_s") or 0.0), tooltip, "overall", detail=wall)
     row_class = f"row-{STATUS_CLASSES.get(status, 'missing')}"
     return (f'<tr class="{row_class}"><td class="date">{_e(day.date)}</td>{"".join(cells)}'
             f"{overall}<td>{links}</td></tr>")
@@ -292,6 +359,29 @@ def render_chart(days: Sequence[DayReport], pipelines: Sequence[str]) -> str:
     return f'<div class="legend">{legend}</div>\n' + "\n".join(parts)
 
 
+def render_attention(days: Sequence[DayReport]) -> str:
+    """Every date with a failed or half-done pipeline: its errors and the command to resume it."""
+    items = []
+    for day in days:
+        doc = day.document
+        if not doc or doc.get("status") not in ("FAILED", "INCOMPLETE"):
+            continue
+        rerun = doc.get("rerun_command")
+        if not rerun and not doc.get("errors"):
+            continue  # only pipelines never run: nothing went wrong
+        errors = "".join(f'<div class="err">{_e(error)}</div>' for error in doc.get("errors") or [])
+        command = f'<div>Rerun: <code>{_e(rerun)}</code></div>' if rerun else ""
+        items.append(
+            f'<li><b>{_e(day.date)}</b> {_e(doc.get("status"))}{errors}{command}</li>'
+        )
+    if not items:
+        return ""
+    return (
+        '<div class="attention" id="attention"><b>Needs attention</b><ul>'
+        + "".join(items) + "</ul></div>"
+    )
+
+
 def render_page(days: Sequence[DayReport], generated_at: dt.datetime) -> str:
     """The whole HTML document."""
     pipelines = pipeline_columns(days)
@@ -303,7 +393,7 @@ def render_page(days: Sequence[DayReport], generated_at: dt.datetime) -> str:
     legend = (
         '<div class="legend"><span class="ok">success</span><span class="skipped">skipped</span>'
         '<span class="failed">failed</span><span class="pending">not run / incomplete</span>'
-        '<span class="missing">not part of the run</span></div>'
+        '<span class="missing">no report</span></div>'
     )
     span = f"{days[-1].date} → {days[0].date}" if days else "no reports yet"
     generated = generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -321,6 +411,7 @@ def render_page(days: Sequence[DayReport], generated_at: dt.datetime) -> str:
 <h1>etl_tasks status</h1>
 <div class="meta">{len(days)} dates ({_e(span)}) · generated {_e(generated)}</div>
 <div class="meta counts">{count_text}</div>
+{render_attention(days)}
 <h2>Records processed per day</h2>
 {render_chart(days, pipelines)}
 <h2>Runs</h2>
@@ -333,14 +424,16 @@ def render_page(days: Sequence[DayReport], generated_at: dt.datetime) -> str:
 """
 
 
-def build_status_page(output_root: Path) -> Path:
-    """Write ``<output_root>/reports/index.html`` from every report.json; return its path."""
+def build_status_page(output_root: Path, quiet: bool = False) -> Path:
+    """Write ``<output_root>/reports/index.html`` from every report.json; return its path
+    (``quiet``: no log line, for interpreter exit, when log streams may be closed)."""
     reports_root = Path(output_root) / "reports"
     days = load_reports(reports_root)
     page = render_page(days, dt.datetime.now(dt.timezone.utc))
     path = reports_root / INDEX_NAME
     atomic_write_bytes(path, page.encode("utf-8"))
-    logger.info("status page of %d dates written to %s", len(days), path)
+    if not quiet:
+        logger.debug("status page of %d dates written to %s", len(days), path)
     return path
 
 

@@ -1,7 +1,7 @@
-"""Every task class of every pipeline, collected for ``luigi --module etl_tasks``.
+"""Every task class of every registered pipeline, collected for ``luigi --module etl_tasks``.
 
-A pipeline whose module cannot be imported yet is simply absent here; the import error itself is
-re-raised when that pipeline is actually run (see ``run_all.pipeline_module``).
+A pipeline whose tasks module cannot be imported yet is simply absent here; the import error itself
+is re-raised when that pipeline is actually run (``Pipeline.tasks``).
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import logging
 
 import luigi
 
-logger = logging.getLogger(__name__)
+from etl_tasks import pipelines as registry
 
-PIPELINE_TASK_MODULES = ("etl_tasks.twitch.tasks", "etl_tasks.btg.tasks")
+logger = logging.getLogger(__name__)
 
 
 def _collect() -> list[type[luigi.Task]]:
     classes: list[type[luigi.Task]] = []
-    for name in PIPELINE_TASK_MODULES:
+    for pipeline in registry.registered():
+        name = pipeline.tasks_module
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:

@@ -14,6 +14,7 @@ from pathlib import Path
 from luigi.configuration import LuigiConfigParser, get_config
 
 from etl_tasks import config
+from etl_tasks import pipelines as registry
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import EtlError
 
@@ -27,10 +28,6 @@ DEPENDENCIES = {
     "pymysql": "pymysql",
     "python-dotenv": "dotenv",
     "holidays": "holidays",
-}
-REQUIRED_KEYS = {
-    "twitch": ("TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET"),
-    "btg": ("BTG_CLIENT_ID", "BTG_CLIENT_SECRET"),
 }
 REQUIRED_RETCODES = (
     "already_running",
@@ -74,7 +71,8 @@ def check_env(pipelines: list[str]) -> list[Check]:
         else Check(".env", True, "no .env file; using the process environment only")
     ]
     for pipeline in pipelines:
-        missing = [key for key in REQUIRED_KEYS[pipeline] if not config.env(key)]
+        required = registry.get(pipeline).required_keys()
+        missing = [key for key in required if not config.env(key)]
         checks.append(
             Check(
                 f"{pipeline} credentials",
@@ -83,7 +81,7 @@ def check_env(pipelines: list[str]) -> list[Check]:
                 "copy .env.example to .env and fill these keys (or export them)",
             )
             if missing
-            else Check(f"{pipeline} credentials", True, ", ".join(REQUIRED_KEYS[pipeline]) + " set")
+            else Check(f"{pipeline} credentials", True, ", ".join(required) + " set")
         )
     return checks
 
@@ -165,36 +163,12 @@ def check_warehouses(pipelines: list[str]) -> list[Check]:
 
 
 def check_apis(pipelines: list[str]) -> list[Check]:
-    checks = []
-    if "twitch" in pipelines:
-
-        def twitch_probe() -> str:
-            from etl_tasks.twitch.client import TwitchClient
-
-            with TwitchClient.from_env(policy=None) as client:
-                client.validate_token()
-                return f"token issued by {config.env('TWITCH_AUTH_BASE_URL')}"
-
-        checks.append(
-            guarded(
-                "Twitch API",
-                "check TWITCH_CLIENT_ID/SECRET and TWITCH_*_BASE_URL in .env",
-                twitch_probe,
-            )
-        )
-    if "btg" in pipelines:
-
-        def btg_probe() -> str:
-            from etl_tasks.btg.client import BtgClient
-
-            with BtgClient.from_env() as client:
-                client.token()
-                return f"token issued by {config.env('BTG_BASE_URL')}"
-
-        checks.append(
-            guarded("BTG API", "check BTG_CLIENT_ID/SECRET and BTG_BASE_URL in .env", btg_probe)
-        )
-    return checks
+    """Each pipeline's own probes (e.g. fetch an API token)."""
+    return [
+        guarded(probe.name, probe.fix, probe.run)
+        for pipeline in pipelines
+        for probe in registry.get(pipeline).probes()
+    ]
 
 
 def writable(directory: Path) -> str:
@@ -207,9 +181,9 @@ def writable(directory: Path) -> str:
 
 def check_directories(pipelines: list[str]) -> list[Check]:
     directories = {"output directory": config.output_root(), "logs directory": config.logs_root()}
-    if "btg" in pipelines:
-        directories["BTG_REPORT_PATH"] = Path(config.env("BTG_REPORT_PATH") or "")
-        directories["BTG_RENTABILIDADE"] = Path(config.env("BTG_RENTABILIDADE") or "")
+    for pipeline in pipelines:
+        for key in registry.get(pipeline).landing_dirs:
+            directories[key] = Path(config.env(key) or "")
     return [
         guarded(
             name,
@@ -220,11 +194,14 @@ def check_directories(pipelines: list[str]) -> list[Check]:
     ]
 
 
-def run_checks(pipelines: list[str], network: bool = True) -> list[Check]:
-    """Every check, in the order of the original guide."""
+def run_checks(pipelines: list[str], network: bool = True, apis: bool = True) -> list[Check]:
+    """Every check, in the order of the original guide (``apis=False``: the warehouses but no
+    API request)."""
     checks = check_env(pipelines) + check_dependencies() + check_config_files()
     if network:
-        checks += check_warehouses(pipelines) + check_apis(pipelines)
+        checks += check_warehouses(pipelines)
+        if apis:
+            checks += check_apis(pipelines)
     return checks + check_directories(pipelines)
 
 

@@ -32,10 +32,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from etl_tasks.alerts import (
     render_report_text,
-    rerun_command_for,
     send_run_alert,
     webhook_payload,
 )
+from etl_tasks.pipelines import rerun_command as rerun_command_for
 from etl_tasks.report import STAGES, render_text
 from tests.httpfixture import Reply, ScriptedServer
 from tests.report_samples import Stage, sample_report

@@ -10,6 +10,7 @@ the browser tests skip on a developer machine and fail under ``CI=true``.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
 import re
@@ -272,3 +273,29 @@ def test_renders_in_headless_chromium(workdir: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(png) > 10_000, f"screenshot is only {len(png)} bytes: probably blank"
     shutil.copyfile(screenshot, output / "status.png")
+
+
+def test_task_notes_and_the_rerun_command_are_shown(workdir: Path) -> None:
+    """A stage's ``extra["notes"]`` appear under its task in report.txt, report.json and the
+    page; a failed date names its error and its rerun command in the page's visible text."""
+    from etl_tasks.report import render_text
+
+    report = sample_report("2025-04-09", {
+        "twitch": {"load": Stage("FAILED", error="LoadError: cannot connect")},
+        "btg": {},
+    })
+    note = "3 values rounded to the column scale (rates)"
+    report.tasks[0].notes = [note]
+    write_report(report)
+    text = render_text(report)
+    assert f"      · {note}" in text
+    assert text.index(note) > text.index(report.tasks[0].task_family)
+    document = json.loads((workdir / "output/reports/date=2025-04-09/report.json").read_text())
+    assert document["tasks"][0]["notes"] == [note]
+    assert document["rerun_command"].endswith("etl-run --date 2025-04-09 --pipeline twitch")
+    page = (workdir / "output/reports/index.html").read_text(encoding="utf-8")
+    grid = page[page.index('<table id="grid">'):]
+    assert note in grid
+    attention = page[page.index('id="attention"'):page.index('<table id="grid">')]
+    assert "LoadError: cannot connect" in attention
+    assert html.escape(document["rerun_command"]) in attention

@@ -1,1 +1,1 @@
-"""Command-line entry points: etl-run, etl-validate, orquestrador-btg, and the demo."""
+"""Command-line entry points: parse the arguments, call ``etl_tasks.ops``, present the result."""

@@ -1,7 +1,7 @@
 """etl-backfill: run (or plan) every date of a range, resuming where an earlier attempt stopped.
 
-    etl-backfill --start 2025-01-01 --end 2025-03-31                  # Twitch, every calendar day
-    etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline btg   # ANBIMA business days
+    etl-backfill --start 2025-01-01 --end 2025-03-31                  # the default pipeline
+    etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline NAME  # that pipeline's calendar
     etl-backfill --start 2025-01-01 --end 2025-03-31 --pipeline all --plan   # grid, runs nothing
     etl-backfill --start 2025-01-01 --end 2025-03-31 --workers 2 --scheduler-url http://127.0.0.1:8082
     python -m etl_tasks.cli.backfill ...                              # the same command
@@ -10,8 +10,8 @@ Both ends are inclusive and there is no cap on the number of dates (unlike Luigi
 which stops at 100 days / 50 tasks). Dates run in order, one ``luigi.build`` of ``RunAll`` per
 date, under that date's run locks; only missing or failed stages run, so running the command
 again after an interruption or a failure finishes the job. A progress line follows every date:
-``backfill twitch: 12/30 dates done (2 failed, 1 skipped)`` — *skipped* counts dates with a stage
-skipped by design (a Twitch live snapshot of a past date). ``--plan`` prints a dates x stages grid
+``backfill <pipelines>: 12/30 dates done (2 failed, 1 skipped)`` — *skipped* counts dates with a
+stage skipped by design (a live snapshot of a past date). ``--plan`` prints a dates x stages grid
 of done / missing / failed / skipped from the sidecars and load markers only (no API call).
 
 Exit codes: 0 every date done (or skipped by design); 2 bad arguments; 3 configuration or
@@ -27,15 +27,24 @@ import logging
 import sys
 from pathlib import Path
 
+from etl_tasks import pipelines as registry
 from etl_tasks.alerts import send_run_alert
-from etl_tasks.cli.common import EXIT_CONFIG, EXIT_OK, config_error_exit, parse_date
+from etl_tasks.cli.common import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    add_pipeline_option,
+    config_error_exit,
+    end_of_run,
+    parse_date,
+)
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
 from etl_tasks.ops.backfill import FAILED, LOCKED, DateOutcome, Progress, run_backfill
-from etl_tasks.ops.dates import PIPELINE_CHOICES, schedule
+from etl_tasks.ops.dates import calendars_text, schedule
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
 from etl_tasks.ops.plan import build_plan, render_plan
+from etl_tasks.ops.runs import RunRecord
 from etl_tasks.report import read_report
 from etl_tasks.validate import run_checks
 
@@ -53,12 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--end", type=parse_date, required=True, help="last date, YYYY-MM-DD (inclusive)"
     )
-    parser.add_argument(
-        "--pipeline",
-        choices=sorted(PIPELINE_CHOICES),
-        default="twitch",
-        help="pipelines to backfill (default: twitch, like etl-run)",
-    )
+    add_pipeline_option(parser, "backfill")
     parser.add_argument(
         "--plan",
         action="store_true",
@@ -118,13 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    pipelines = list(PIPELINE_CHOICES[args.pipeline])
+    pipelines: list[str] = args.pipeline
+    args.label = registry.selection_text(pipelines)
     try:
         dates = schedule(args.start, args.end, pipelines)
     except ConfigError as error:
         parser.error(str(error))
     load_env()
-    setup_logging("etl", logs_root(), console=not args.plan)
+    args.log = setup_logging("etl", logs_root(), console=not args.plan)
+    args.argv = sys.argv[1:] if argv is None else argv
     try:
         return plan_or_run(args, pipelines, dates)
     except ConfigError as error:
@@ -137,10 +143,7 @@ def plan_or_run(
     """Plan or run the scheduled dates; returns the exit code."""
     span = f"{args.start} .. {args.end}"
     if not dates:
-        print(
-            f"backfill {args.pipeline}: no date to run in {span} "
-            "(BTG runs on ANBIMA business days only)"
-        )
+        print(f"backfill {args.label}: no date to run in {span} ({calendars_text(pipelines)})")
         return EXIT_OK
     if args.plan:
         title = f"backfill plan: {', '.join(pipelines)}, {span} ({len(dates)} dates); runs nothing"
@@ -148,12 +151,23 @@ def plan_or_run(
         return EXIT_OK
     if not args.no_validate and not validated(pipelines):
         return EXIT_CONFIG
-    logger.info("etl-backfill: %s, %d dates, pipelines %s", span, len(dates), ", ".join(pipelines))
-    print(f"backfill {args.pipeline}: {len(dates)} dates, {span}", flush=True)
-    progress = run_backfill(dates, args.pipeline, args.workers, args.scheduler_url, print_progress)
+    record = RunRecord.start(
+        "etl-backfill", args.argv, pipelines, [day for day, _ in dates], log=args.log
+    )
+    logger.info("etl-backfill: %s, %d dates, pipelines %s, run %s", span, len(dates),
+                ", ".join(pipelines), record.run_id)
+    print(f"backfill {args.label}: {len(dates)} dates, {span}", flush=True)
+    progress = run_backfill(
+        dates, args.label, record, args.workers, args.scheduler_url, print_progress
+    )
     code = print_summary(progress)
     logger.info("etl-backfill finished: %s (exit %d)", progress.line(), code)
     alert_backfill(progress, args)
+    ran = [family for outcome in progress.outcomes for family in outcome.tasks_run]
+    status = "FAILED" if progress.count(FAILED) else ("LOCKED" if progress.count(LOCKED)
+                                                      else "SUCCESS")
+    end_of_run(record, code, status, ran)
+    print(record.line())
     return code
 
 
@@ -174,7 +188,7 @@ def alert_backfill(progress: Progress, args: argparse.Namespace) -> None:
         document["status"] = "FAILED"
     command = (
         f"cd {Path.cwd()} && etl-backfill --start {args.start} --end {args.end}"
-        f" --pipeline {args.pipeline}"
+        f" --pipeline {args.label}"
     )
     send_run_alert(document, command)
 

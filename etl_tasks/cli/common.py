@@ -1,16 +1,15 @@
-"""Helpers shared by the command-line entry points: dates, Luigi runs with exit codes, pipelines."""
+"""Helpers shared by the command-line entry points: dates, the --pipeline option, run records."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
-import luigi
-import luigi.retcodes
-from luigi.configuration import get_config
-
+from etl_tasks import pipelines as registry
 from etl_tasks.errors import ConfigError
+from etl_tasks.ops.runs import RunRecord, append_record
 
 logger = logging.getLogger(__name__)
 
@@ -30,29 +29,36 @@ def parse_date(text: str) -> dt.date:
         ) from None
 
 
-def select_pipelines(names: list[str]) -> None:
-    """Switch ``[pipelines]`` so RunAll and the report cover exactly ``names``."""
-    config = get_config()
-    for name in ("twitch", "btg"):
-        config.set("pipelines", name, "true" if name in names else "false")
-
-
-def run_luigi(task_args: list[str], workers: int = 1, scheduler_url: str | None = None) -> int:
-    """Run Luigi as its own command line would and return the ``[retcode]`` exit code.
-
-    ``run_with_retcodes`` computes the code from the execution summary (failed → 30, scheduling
-    error → 35, ...) and raises SystemExit; we catch it so the caller can still write the report."""
-    # Our entry points configured logging (console + dated file); Luigi adding its own console
-    # handler on top would print every line twice.
-    get_config().set("core", "no_configure_logging", "true")
-    argv = [*task_args, "--workers", str(workers)]
-    argv += ["--scheduler-url", scheduler_url] if scheduler_url else ["--local-scheduler"]
-    logger.info("running: luigi --module etl_tasks %s", " ".join(argv))
+def parse_pipelines(text: str) -> list[str]:
+    """A ``--pipeline`` value: a registered name, a comma-separated list, or ``all``."""
     try:
-        luigi.retcodes.run_with_retcodes(argv)
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    return 0
+        return registry.parse_selection(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_pipeline_option(parser: argparse.ArgumentParser, what: str = "run") -> None:
+    """``--pipeline NAME[,NAME…]|all``; the default is the registry's default pipelines."""
+    default = registry.selection_text(registry.defaults())
+    parser.add_argument(
+        "--pipeline",
+        type=parse_pipelines,
+        default=registry.defaults(),
+        metavar="|".join([*registry.names(), "all"]),
+        help=f"pipelines to {what}: a name, a comma-separated list, or all (default: {default})",
+    )
+
+
+def end_of_run(record: RunRecord, code: int, status: str, tasks_run: Sequence[str]) -> RunRecord:
+    """Close the run record and append it to the runs log (the caller prints it, in its own
+    language, as its last line). A runs log that cannot be written is logged, never raised: it
+    must not change the exit code of the run it describes."""
+    record.finish(code, status, tasks_run)
+    try:
+        append_record(record)
+    except OSError as error:
+        logger.error("could not append the run record to the runs log: %s", error)
+    return record
 
 
 def config_error_exit(error: ConfigError) -> int:

@@ -1,18 +1,19 @@
 """etl-invalidate: force a task and everything downstream of it to run again on the next run.
 
-    etl-invalidate --task TwitchTransformClips --date 2025-04-10 --dry-run   # print the plan only
-    etl-invalidate --task TwitchTransformClips --date 2025-04-10             # remove, then:
-    etl-run --date 2025-04-10                                                # redoes exactly those
-    etl-invalidate --task BtgExtractCarteira --start 2025-04-01 --end 2025-04-30
-    python -m etl_tasks.cli.invalidate ...                                   # the same command
+    etl-invalidate --task TASK --date 2025-04-10 --dry-run   # print the plan only
+    etl-invalidate --task TASK --date 2025-04-10             # remove, then:
+    etl-run --date 2025-04-10                                # redoes exactly those
+    etl-invalidate --task TASK --start 2025-04-01 --end 2025-04-30
+    python -m etl_tasks.cli.invalidate ...                   # the same command
 
-The task is found in the ``RunAll`` graph of each date (the pipelines enabled in ``[pipelines]``)
-and everything that depends on it, transitively, is invalidated with it: e.g.
-TwitchTransformClips → TwitchLoadClips → ReportTask. Removed: stage partitions (data, sidecar,
-failure file), the warehouse load markers (not the rows: the rerun's partition load replaces
-them), and the date's report files. The plan lists per date exactly what goes; ``--dry-run``
-stops there. Non-interactive (safe in scripts); it refuses to touch a date while a run of it
-holds the run lock.
+The task is found in the ``RunAll`` graph of each date (every registered pipeline) and
+everything that depends on it, transitively, is invalidated with it: e.g.
+a transform → the loads that read it → ReportTask. Removed: stage partitions (data, sidecar,
+failure file) and the warehouse load markers (not the rows: the rerun's partition load replaces
+them); then the date's report is rewritten from the new state (what was removed shows NOT RUN) and
+a run record is printed and appended to output/runs.jsonl. The plan lists per date exactly what
+goes; ``--dry-run`` stops there. Non-interactive (safe in scripts); it refuses to touch a date
+while a run of it holds the run lock.
 
 Exit codes: 0 done (or dry run); 1 a removal failed (e.g. the warehouse is down: nothing of that
 date's files was touched, run again once it is back); 2 bad arguments or unknown task name (the
@@ -26,7 +27,8 @@ import datetime as dt
 import logging
 import sys
 
-from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, parse_date
+from etl_tasks import pipelines as registry
+from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, end_of_run, parse_date
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.core.stage import StageTask
@@ -35,8 +37,9 @@ from etl_tasks.ops.dates import calendar_days
 from etl_tasks.ops.graph import TaskGraph
 from etl_tasks.ops.invalidation import DatePlan, apply, plan_date, render_date
 from etl_tasks.ops.lock import current_holder, exit_if_locked
+from etl_tasks.ops.runs import RunRecord
 from etl_tasks.ops.warehouse_view import WarehouseView
-from etl_tasks.run_all import RunAll, enabled_pipelines
+from etl_tasks.run_all import RunAll
 
 logger = logging.getLogger("etl_tasks.invalidate")
 
@@ -46,7 +49,7 @@ EXIT_REMOVAL_FAILED = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-invalidate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", required=True,
-                        help="task family, exactly as Luigi names it (e.g. TwitchTransformClips)")
+                        help="task family, exactly as Luigi names it (a wrong name lists them all)")
     parser.add_argument("--date", type=parse_date, help="one date, YYYY-MM-DD")
     parser.add_argument("--start", type=parse_date, help="first date of a range (inclusive)")
     parser.add_argument("--end", type=parse_date, help="last date of a range (inclusive)")
@@ -101,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     load_env()
     setup_logging("etl", logs_root())
     try:
-        graph = TaskGraph.walk(RunAll(date=dates[0]))
+        graph = TaskGraph.walk(RunAll(date=dates[0], pipelines="all"))
         if args.task not in graph.families():
             return unknown_task_exit(args.task, graph.families())
         affected = graph.downstream(args.task)
         pipelines = sorted({t.pipeline for t in affected if isinstance(t, StageTask)})
-        pipelines = pipelines or enabled_pipelines()
+        pipelines = pipelines or registry.names()
         if args.dry_run:
             view = WarehouseView()
             plans = [plan_date(day, args.task, view) for day in dates]
@@ -114,8 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             locked_notes(plans, pipelines)
             print("dry run: nothing was removed")
             return EXIT_OK
+        record = RunRecord.start(
+            "etl-invalidate", sys.argv[1:] if argv is None else argv, pipelines, dates
+        )
         with exit_if_locked(pipelines, dates):
-            return invalidate(dates, args.task)
+            code = invalidate(dates, args.task)
+        end_of_run(record, code, "SUCCESS" if code == EXIT_OK else "FAILED", [])
+        print(record.line())
+        return code
     except ConfigError as error:
         return config_error_exit(error)
 

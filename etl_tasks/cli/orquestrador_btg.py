@@ -1,4 +1,4 @@
-"""orquestrador-btg: extract, transform and load BTG carteira and/or rentabilidade for one date.
+"""orquestrador-btg: extrai, processa e carrega a carteira e/ou a rentabilidade BTG de um dia útil.
 
     orquestrador-btg                                      # ambos, 1 dia útil atrás (São Paulo)
     orquestrador-btg --tipo carteira                      # só carteira
@@ -6,21 +6,25 @@
     orquestrador-btg --data 2025-04-10                    # data específica
     orquestrador-btg --dir-carteira /dados/btg/carteira --dir-rentabilidade /dados/btg/rent
     orquestrador-btg --workers 2 --scheduler-url http://127.0.0.1:8082
-    python -m etl_tasks.btg ...                           # the same command
+    python -m etl_tasks.btg ...                           # o mesmo comando
 
-Reproduces the original ``orquestrador_btg.py`` guide on the Luigi graph: the loads of the chosen
-``--tipo`` (and everything upstream of them) run for one ANBIMA business day; finished stages are
-skipped, so running the same command again after a failure resumes where it stopped. Logs go to
-the console and to ``logs/orquestrador_btg_YYYYMMDD.log`` (``[paths] logs_dir``): the start and
-end of every step in Portuguese, errors with their detail, a short summary per tipo and a last
-line ``SUCESSO`` or ``FALHA``.
+Reproduz o guia original ``orquestrador_btg.py`` sobre o grafo Luigi, pelo mesmo executor de
+``etl-run`` e ``etl-backfill`` (``etl_tasks.ops.driver``): as cargas do ``--tipo`` escolhido (e
+tudo o que vem antes delas) rodam para um dia útil ANBIMA; etapas já concluídas são puladas, então
+rodar o mesmo comando de novo depois de uma falha continua de onde parou. O ambiente (credenciais,
+banco de dados, diretórios) é verificado antes de qualquer requisição à API. Os logs vão para o
+console e para ``logs/orquestrador_btg_YYYYMMDD.log`` (``[paths] logs_dir``): início e fim de
+cada etapa, erros com o detalhe, um resumo por tipo, o estado da data (o relatório de todos os
+pipelines, também em ``output/reports/date=D/``), o registro da execução (também em
+``output/runs.jsonl``) e uma última linha ``SUCESSO`` ou ``FALHA``.
 
-Exit codes (for cron): 0 success (a non-business date is a successful no-op); 1 failure — bad
-arguments (``--data`` with ``--dias-atras``, an invalid date, a negative N), an unwritable landing
-directory, or a failed task. Argument and directory problems are found before any API request.
+Códigos de saída (para o cron): 0 sucesso (um dia não útil é um no-op bem-sucedido); 1 falha —
+argumentos inválidos (``--data`` com ``--dias-atras``, data inválida, N negativo), ambiente
+inválido (credenciais, banco de dados, diretório de destino sem permissão de escrita) ou uma
+tarefa que falhou; 10 outra execução da mesma data está em andamento.
 
-``--dias-atras N`` counts ANBIMA business days before today in America/Sao_Paulo (default 1).
-Testing hook: the environment variable ``ETL_TODAY=YYYY-MM-DD`` replaces "today".
+``--dias-atras N`` conta dias úteis ANBIMA antes de hoje em America/Sao_Paulo (padrão 1).
+Para testes: a variável de ambiente ``ETL_TODAY=YYYY-MM-DD`` substitui "hoje".
 """
 
 from __future__ import annotations
@@ -37,9 +41,8 @@ from typing import NoReturn
 
 import luigi
 from luigi.configuration import get_config
-from luigi.execution_summary import LuigiStatusCode
 
-from etl_tasks.alerts import rerun_command_for, send_run_alert
+from etl_tasks.alerts import send_run_alert
 from etl_tasks.btg.extract import (
     BtgExtract,
     BtgExtractCarteira,
@@ -49,18 +52,39 @@ from etl_tasks.btg.extract import (
 )
 from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
 from etl_tasks.calendar import business_days_back, today_in_sao_paulo
-from etl_tasks.cli.common import select_pipelines
+from etl_tasks.cli.common import end_of_run
 from etl_tasks.config import env, load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
-from etl_tasks.ops.lock import exit_if_locked
-from etl_tasks.report import FAILED, PENDING, RunReport, collect_report, render_text
+from etl_tasks.ops.driver import DateResult, RunRequest, run_date, run_environment
+from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
+from etl_tasks.ops.runs import RunRecord
+from etl_tasks.pipelines import rerun_command
+from etl_tasks.report import render_text
+from etl_tasks.validate import Check, run_checks
 
 logger = logging.getLogger("etl_tasks.orquestrador_btg")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-SUCCESS_STATUSES = (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY)
+PIPELINES = ["btg"]
+# argparse speaks English; this command speaks its guide's Portuguese.
+ARGPARSE_PT = (
+    ("invalid choice:", "opção inválida:"),
+    ("(choose from", "(escolha entre"),
+    ("argument ", "argumento "),
+    ("expected one argument", "esperado um valor"),
+    ("unrecognized arguments:", "argumentos não reconhecidos:"),
+    ("invalid int value:", "valor inteiro inválido:"),
+    ("the following arguments are required:", "argumentos obrigatórios:"),
+)
+CHECK_NAMES_PT = {
+    "credentials": "credenciais",
+    "warehouse": "banco de dados",
+    "python package": "pacote Python",
+    "output directory": "diretório de saída",
+    "logs directory": "diretório de logs",
+}
 EXTRACTS: dict[str, type[BtgExtract]] = {
     "carteira": BtgExtractCarteira,
     "rentabilidade": BtgExtractRentabilidade,
@@ -88,11 +112,17 @@ class _Parser(argparse.ArgumentParser):
     original guide promises cron), not argparse's exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        for english, portuguese in ARGPARSE_PT:
+            message = message.replace(english, portuguese)
         raise UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="orquestrador-btg", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="orquestrador-btg",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--tipo",
         choices=["carteira", "rentabilidade", "ambos"],
@@ -146,14 +176,14 @@ def today() -> dt.date:
         return dt.date.fromisoformat(override)
     except ValueError:
         raise ConfigError(
-            f"ETL_TODAY={override!r} is not a YYYY-MM-DD date; fix or unset it."
+            f"ETL_TODAY={override!r} não é uma data YYYY-MM-DD; corrija ou remova a variável."
         ) from None
 
 
 def reference_date(data: str | None, dias_atras: int | None) -> dt.date:
     """The date to process: ``--data``, else ``--dias-atras`` business days before today."""
     if data is not None and dias_atras is not None:
-        raise UsageError("use --data or --dias-atras, not both")
+        raise UsageError("use --data ou --dias-atras, não os dois")
     if data is not None:
         try:
             return dt.date.fromisoformat(data)
@@ -168,36 +198,64 @@ def reference_date(data: str | None, dias_atras: int | None) -> dt.date:
 def plan(args: argparse.Namespace) -> RunPlan:
     """Validate everything that can be checked before the first API request."""
     if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+        raise UsageError("--workers deve ser pelo menos 1")
     date = reference_date(args.data, args.dias_atras)
     directories = {}
     for name in tipo_names(args.tipo):
         extract = EXTRACTS[name]
         # --dir-carteira / --dir-rentabilidade share the extract parameter's name.
         chosen = getattr(args, extract.landing_param) or env(extract.landing_env)
+        flag = "--" + extract.landing_param.replace("_", "-")
         if not chosen:
-            flag = "--" + extract.landing_param.replace("_", "-")
-            raise ConfigError(f"{extract.landing_env} is not set; add it to .env or pass {flag}.")
-        directories[name] = ensure_writable(Path(chosen), name)
+            raise ConfigError(
+                f"{extract.landing_env} não está definido; coloque-o no .env ou use {flag}."
+            )
+        try:
+            directories[name] = ensure_writable(Path(chosen), name)
+        except ConfigError as error:
+            cause = error.__cause__
+            why = getattr(cause, "strerror", None) or str(cause or error)
+            raise ConfigError(
+                f"não é possível gravar no diretório de {name} {chosen} ({why}); crie-o, dê "
+                f"permissão de escrita a este usuário ou escolha outro com {flag}."
+            ) from None
     return RunPlan(args.tipo, date, directories)
 
 
-def configure_luigi(run: RunPlan) -> None:
-    """Point the extracts at the chosen landing directories and decide on the cross-check.
-
-    Set through the configuration (``[BtgExtractCarteira] dir_carteira`` ...) because Luigi
-    reads an upstream task's parameters from its config section; ``--workers`` subprocesses are
-    forked and inherit it."""
+def request_for(run: RunPlan, workers: int, scheduler_url: str | None) -> RunRequest:
+    """The driver's request: the loads of the tipo(s), their tasks as the scope of the success
+    rule, and the chosen landing directories as the run's environment (the extracts read them
+    from there, so their task ids stay those of a plain ``luigi`` run)."""
     config = get_config()
-    # Our console + dated file handlers already catch Luigi's loggers; its own set-up would
-    # print every line twice.
-    config.set("core", "no_configure_logging", "true")
-    for name, directory in run.directories.items():
-        extract = EXTRACTS[name]
-        config.set(extract.get_task_family(), extract.landing_param, str(directory))
     if len(tipo_names(run.tipo)) == 1:
         # One report only: there is nothing to compare it with in this run.
         config.set("btg", "cross_check", "false")
+    scope = [task.task_family for task in tipo_stage_tasks(run.tipo, run.date)]
+    landing = {
+        EXTRACTS[name].landing_env: str(directory) for name, directory in run.directories.items()
+    }
+    return RunRequest(
+        run.date,
+        PIPELINES,
+        workers,
+        scheduler_url,
+        roots=lambda: tipo_loads(run.tipo, run.date),
+        scope=scope,
+        env=landing,
+    )
+
+
+def setup_problems() -> list[Check]:
+    """The set-up checks that need no API request (credentials, packages, luigi.cfg, the
+    warehouse, directories): a wrong database must fail before the first ticket is asked for."""
+    return [check for check in run_checks(PIPELINES, apis=False) if not check.ok]
+
+
+def check_line_pt(check: Check) -> str:
+    name = check.name
+    for english, portuguese in CHECK_NAMES_PT.items():
+        name = name.replace(english, portuguese)
+    return f"{name}: {check.detail}"
 
 
 def _rows(task: luigi.Task) -> int | None:
@@ -245,23 +303,9 @@ def install_step_logging() -> None:
             logger.error("ERRO em %s: %s: %s", _describe(task), type(exception).__name__, exception)
 
 
-def run_graph(run: RunPlan, workers: int, scheduler_url: str | None) -> bool:
-    """Build the loads of the tipo for the date; True when Luigi says everything succeeded."""
-    scheduler = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
-    result = luigi.build(
-        tipo_loads(run.tipo, run.date),
-        detailed_summary=True,
-        workers=workers,
-        **scheduler,
-    )
-    logger.info("resumo do Luigi: %s", result.one_line_summary)
-    return result.status in SUCCESS_STATUSES
-
-
-def summarize(run: RunPlan) -> RunReport:
-    """The BTG report of this run's tasks, and a short line per tipo (funds, rows loaded)."""
-    report = collect_report(run.date, ["btg"], tipo_stage_tasks(run.tipo, run.date))
-    rows = {record.task_family: record.rows for record in report.tasks}
+def summarize(run: RunPlan, result: DateResult) -> None:
+    """A short line per tipo (funds, rows loaded)."""
+    rows = {record.task_family: record.rows for record in result.scope.tasks}
     for name in tipo_names(run.tipo):
         if name == "carteira":
             logger.info(
@@ -278,50 +322,68 @@ def summarize(run: RunPlan) -> RunReport:
                 rows.get("BtgLoadRentabilidade", 0),
                 rows.get("BtgLoadRentabilidade", 0),
             )
-    return report
+
+
+def fail(record: RunRecord, message: str) -> int:
+    """A problem found before the run: the reason, the run record, FALHA."""
+    logger.error("não é possível executar: %s", message)
+    end_of_run(record, EXIT_FAILURE, "FALHA", [])
+    logger.info("%s", record.line_pt())
+    logger.error("FALHA")
+    return EXIT_FAILURE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     load_env()
     log_path = setup_logging("orquestrador_btg", logs_root())
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    record = RunRecord.start("orquestrador-btg", arguments, PIPELINES, [], log=log_path)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(arguments)
         run = plan(args)
     except (UsageError, ConfigError) as error:
-        logger.error("não é possível executar: %s", error)
-        logger.error("FALHA")
-        return EXIT_FAILURE
+        return fail(record, str(error))
+    record.dates = [run.date.isoformat()]
     directories = ", ".join(f"{name}={path}" for name, path in run.directories.items())
     logger.info(
-        "orquestrador-btg: tipo %s, data %s, diretórios %s, log %s",
+        "orquestrador-btg: tipo %s, data %s, diretórios %s, log %s, execução %s",
         run.tipo,
         run.date,
         directories,
         log_path,
+        record.run_id,
     )
+    request = request_for(run, args.workers, args.scheduler_url)
+    with run_environment(record.run_id, request.env):  # the chosen directories, not the defaults
+        problems = setup_problems()
+    if problems:
+        for check in problems:
+            logger.error("ambiente inválido: %s", check_line_pt(check))
+        return fail(record, "corrija o ambiente (etl-validate --pipeline btg lista tudo)")
     reason = non_business_reason(run.date)
     if reason:
         logger.info("%s: nada a fazer", reason)
-    select_pipelines(["btg"])
-    configure_luigi(run)
     install_step_logging()
     # Another orquestrador-btg, etl-run --pipeline btg|all or backfill of this date: exit 10.
-    with exit_if_locked(["btg"], [run.date]):
-        try:
-            succeeded = run_graph(run, args.workers, args.scheduler_url)
-        except Exception as error:  # a scheduler/configuration crash must still end in FALHA
-            logger.exception("execução interrompida: %s", error)
-            succeeded = False
-    report = summarize(run)
-    print(render_text(report), end="")
-    statuses = {record.status for record in report.tasks}
-    if succeeded and (FAILED in statuses or PENDING in statuses):
-        succeeded = False  # never report success on a gap
-    for error in report.errors:
+    result = run_date(request, record)
+    if result.locked:
+        logger.error("outra execução desta data está em andamento: %s", result.locked)
+        end_of_run(record, EXIT_ALREADY_RUNNING, "LOCKED", [])
+        logger.info("%s", record.line_pt())
+        logger.error("FALHA")
+        return EXIT_ALREADY_RUNNING
+    if result.crash:
+        logger.error("execução interrompida: %s", result.crash)
+    summarize(run, result)
+    print(render_text(result.state), end="")
+    for error in result.scope.errors:
         logger.error("erro: %s", error)
-    send_run_alert(report.to_json(), rerun_command_for(run.date, ["btg"]))
-    logger.info("SUCESSO" if succeeded else "FALHA")
-    return EXIT_OK if succeeded else EXIT_FAILURE
+    send_run_alert(result.scope.to_json(), rerun_command(run.date, PIPELINES))
+    code = EXIT_OK if result.succeeded else EXIT_FAILURE
+    end_of_run(record, code, result.status, result.tasks_run)
+    logger.info("%s", record.line_pt())
+    logger.info("SUCESSO" if result.succeeded else "FALHA")
+    return code
 
 
 if __name__ == "__main__":

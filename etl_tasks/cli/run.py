@@ -1,15 +1,17 @@
-"""etl-run: validate, run RunAll for a date, print the final report (the original run_etl.py).
+"""etl-run: validate, run RunAll for a date, print the state of the date (the original run_etl.py).
 
-    etl-run                                   # Twitch, today (UTC)
+    etl-run                                   # the default pipeline(s), today (UTC)
     etl-run --date 2025-04-10                 # a given date
-    etl-run --date 2025-04-10 --pipeline all  # Twitch and BTG
+    etl-run --date 2025-04-10 --pipeline all  # every pipeline (or a comma-separated list)
     etl-run --workers 4 --scheduler-url http://127.0.0.1:8082   # through luigid
     etl-run --date 2025-04-10 --plan          # the Twitch request plan and its time; calls nothing
     etl-run --lookback 3                      # also re-pull the videos/clips of the 3 days before
 
 Exit codes: 0 success; 2 bad arguments; 3 configuration/validation failed; otherwise Luigi's
 [retcode]: 10 already running, 20 missing data, 25 not run, 30 a task failed, 35 scheduling error,
-40 unhandled exception. The report is written and printed in every case after validation.
+40 unhandled exception. After validation the date's report (every pipeline's state) is written and
+printed, then the run record (also appended to output/runs.jsonl). A date that is already complete
+is answered from its sidecars and markers without running anything.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import sys
 
 from luigi.configuration import get_config
 
-from etl_tasks.alerts import rerun_command_for, send_run_alert
-from etl_tasks.cli.common import EXIT_CONFIG, parse_date, run_luigi, select_pipelines
+from etl_tasks.alerts import send_run_alert
+from etl_tasks.cli.common import EXIT_CONFIG, add_pipeline_option, end_of_run, parse_date
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
-from etl_tasks.ops.lock import exit_if_locked
-from etl_tasks.report import render_text, write_report
-from etl_tasks.run_all import build_report
+from etl_tasks.ops.driver import RunRequest, run_date
+from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
+from etl_tasks.ops.runs import RunRecord
+from etl_tasks.pipelines import rerun_command
+from etl_tasks.report import render_text, report_dir
 from etl_tasks.validate import run_checks
 
 logger = logging.getLogger("etl_tasks.run")
@@ -41,12 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="date to process, YYYY-MM-DD (default: today in UTC)",
     )
-    parser.add_argument(
-        "--pipeline",
-        choices=["twitch", "btg", "all"],
-        default="twitch",
-        help="pipelines to run (default: twitch, like the original runner)",
-    )
+    add_pipeline_option(parser)
     parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
     parser.add_argument(
         "--scheduler-url", default=None, help="central luigid URL (default: the local scheduler)"
@@ -58,15 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def validated(pipelines: list[str]) -> bool:
+    """The etl-validate checks for the pipelines; failures are logged with their fix."""
+    failed = [check for check in run_checks(pipelines) if not check.ok]
+    for check in failed:
+        logger.error("setup check failed: %s", check.line())
+    if failed:
+        logger.error("fix the setup (run etl-validate for the full list) and run again")
+    return not failed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.workers < 1:
         build_parser().error("--workers must be at least 1")
     load_env()
-    setup_logging("etl", logs_root())
+    log = setup_logging("etl", logs_root())
     date: dt.date = args.date or dt.datetime.now(dt.timezone.utc).date()
-    pipelines = ["twitch", "btg"] if args.pipeline == "all" else [args.pipeline]
-    select_pipelines(pipelines)
+    pipelines: list[str] = args.pipeline
     if args.lookback is not None:
         if args.lookback < 0:
             build_parser().error("--lookback must be 0 or more days")
@@ -76,25 +84,27 @@ def main(argv: list[str] | None = None) -> int:
 
         print(render_plan(date, request_plan(date)), end="")
         return 0
-    logger.info("etl-run: date %s, pipelines %s", date, ", ".join(pipelines))
-    if not args.no_validate:
-        failed = [check for check in run_checks(pipelines) if not check.ok]
-        for check in failed:
-            logger.error("setup check failed: %s", check.line())
-        if failed:
-            logger.error("fix the setup (run etl-validate for the full list) and run again")
-            return EXIT_CONFIG
-    with exit_if_locked(pipelines, [date]):  # a concurrent run of this date exits 10 here
-        code = run_luigi(["RunAll", "--date", date.isoformat()], args.workers, args.scheduler_url)
-    report = build_report(date, pipelines)
-    directory = write_report(report)
-    print(render_text(report), end="")
-    print(f"report: {directory / 'report.txt'}")
-    send_run_alert(report.to_json(), rerun_command_for(date, pipelines))
-    if code == 0 and report.status not in ("SUCCESS", "SKIPPED"):
-        code = 25  # Luigi said fine but a stage is missing: never report success on a gap
-    logger.info("etl-run finished: %s (exit %d)", report.status, code)
-    return code
+    arguments = sys.argv[1:] if argv is None else argv
+    record = RunRecord.start("etl-run", arguments, pipelines, [date], log=log)
+    logger.info("etl-run: date %s, pipelines %s, run %s", date, ", ".join(pipelines), record.run_id)
+    if not args.no_validate and not validated(pipelines):
+        end_of_run(record, EXIT_CONFIG, "SETUP FAILED", [])
+        print(record.line())
+        return EXIT_CONFIG
+    result = run_date(RunRequest(date, pipelines, args.workers, args.scheduler_url), record)
+    if result.crash:
+        logger.error("the run stopped: %s", result.crash)
+    if result.locked:
+        logger.error("%s; this run exits without touching anything", result.locked)
+        print(f"{result.locked}; run it again once that run has finished.", file=sys.stderr)
+    else:
+        print(render_text(result.state), end="")
+        print(f"report: {report_dir(date) / 'report.txt'}")
+        send_run_alert(result.scope.to_json(), rerun_command(date, pipelines))
+    end_of_run(record, result.exit_code, result.status, result.tasks_run)
+    logger.info("etl-run finished: %s (exit %d)", result.status, result.exit_code)
+    print(record.line())
+    return EXIT_ALREADY_RUNNING if result.locked else result.exit_code
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """etl-validate: check that everything a run needs is in place, one line per check.
 
-    etl-validate                      # every enabled pipeline
-    etl-validate --pipeline twitch    # only what the Twitch pipeline needs
+    etl-validate                      # every pipeline on in [pipelines]
+    etl-validate --pipeline NAME      # only what one registered pipeline needs
     etl-validate --offline            # skip the warehouse and API checks
 
 Exit 0 when every check passes, 1 otherwise; each failure says how to fix it.
@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from etl_tasks.run_all import enabled_pipelines
+from etl_tasks import pipelines as registry
+from etl_tasks.cli.common import parse_pipelines
 from etl_tasks.validate import run_checks
 
 
@@ -20,18 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-validate", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--pipeline",
-        choices=["twitch", "btg", "all"],
+        type=parse_pipelines,
         default=None,
-        help="which pipeline's requirements to check (default: the enabled ones)",
+        metavar="|".join([*registry.names(), "all"]),
+        help="which pipelines' requirements to check: a name, a comma-separated list, or all "
+        "(default: the ones on in [pipelines])",
     )
     parser.add_argument("--offline", action="store_true", help="skip warehouse and API checks")
     return parser
 
 
-def pipelines_from(choice: str | None) -> list[str]:
-    if choice in (None, ""):
-        return enabled_pipelines()
-    return ["twitch", "btg"] if choice == "all" else [choice]
+def pipelines_from(choice: list[str] | None) -> list[str]:
+    return choice if choice else registry.enabled()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,9 +25,16 @@ def log_file_path(logs_dir: Path, basename: str, day: dt.date | None = None) -> 
 
 
 def setup_logging(
-    basename: str, logs_dir: Path, console: bool = True, level: int = logging.INFO
+    basename: str,
+    logs_dir: Path,
+    console: bool = True,
+    level: int = logging.INFO,
+    console_logger: str | None = None,
 ) -> Path:
-    """Attach a redacting file handler (and a console one unless present); return the file."""
+    """Attach a redacting file handler (and a console one unless present); return the file.
+
+    The console handler goes on the root logger, or on ``console_logger`` when given (under plain
+    ``luigi``, whose own console handler already prints Luigi's lines)."""
     root = logging.getLogger()
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
@@ -42,15 +49,17 @@ def setup_logging(
         file_handler.addFilter(redactor)
         setattr(file_handler, _MARK, str(path))
         root.addHandler(file_handler)
+    target = logging.getLogger(console_logger) if console_logger else root
     has_console = any(
         isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-        for h in root.handlers
+        for h in target.handlers
     )
     if console and not has_console:
         console_handler = logging.StreamHandler(sys.stderr)
         console_handler.setFormatter(formatter)
+        console_handler.addFilter(redactor)
         setattr(console_handler, _MARK, "console")
-        root.addHandler(console_handler)
+        target.addHandler(console_handler)
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(redactor)

@@ -103,6 +103,7 @@ class Failure:
     message: str
     failed_at: str  # ISO UTC timestamp
     traceback_tail: str = ""
+    run_id: str | None = None  # the run (ETL_RUN_ID) whose attempt this failure describes
 
     @property
     def error(self) -> str:

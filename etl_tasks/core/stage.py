@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -50,6 +51,10 @@ WRITE_PROGRESS_INTERVAL_S = 5.0
 # Called after a stage's failure is recorded, in order (Luigi keeps its own handlers in a set, so
 # their order is not defined; the report must be written after the failure file).
 FAILURE_LISTENERS: list[Callable[[luigi.Task, BaseException], None]] = []
+# Called after a stage succeeded (its sidecar is written), in order.
+SUCCESS_LISTENERS: list[Callable[[luigi.Task], None]] = []
+# Set by the run driver for the processes of one run; a failure record names the attempt.
+RUN_ID_ENV = "ETL_RUN_ID"
 
 
 def utc_now() -> dt.datetime:
@@ -142,10 +147,12 @@ class StageTask(luigi.Task):
         """Complete when the target exists and was made from the configured source: a partition
         made against another API base URL is an error naming the invalidate command, never
         silently reused (skipped stages, which hold no data, and sidecars written before sources
-        were recorded are accepted)."""
+        were recorded are accepted). A success also ends the life of an older failure record: it
+        described an attempt that a later run or check superseded."""
         if not super().complete():
             return False
         self.check_source()
+        clear_failure(self)
         return True
 
     def source_roots(self) -> list[str]:
@@ -267,6 +274,7 @@ def failure_record(task: luigi.Task, exception: BaseException) -> Failure:
         message=redact(str(exception)),
         traceback_tail=redact("".join(traceback.format_exception(exception)[-3:])),
         failed_at=utc_now().isoformat(),
+        run_id=os.environ.get(RUN_ID_ENV),
     )
 
 
@@ -275,6 +283,21 @@ def without_credentials(url: str) -> str:
     parts = urlsplit(url.strip())
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def clear_failure(task: StageTask) -> None:
+    """Remove the task's ``_failed.json``: a later success makes it stale."""
+    with contextlib.suppress(FileNotFoundError):
+        task.partition().failed_path.unlink()
+
+
+@StageTask.event_handler(luigi.Event.SUCCESS)
+def _on_stage_success(task: StageTask) -> None:
+    for listener in SUCCESS_LISTENERS:
+        try:
+            listener(task)
+        except Exception:
+            logger.exception("success listener %s failed for %s", listener, task.task_id)
 
 
 @StageTask.event_handler(luigi.Event.FAILURE)

@@ -1,4 +1,4 @@
-"""Run a backfill: ``RunAll`` for each date in order, one ``luigi.build`` per date.
+"""Run a backfill: ``RunAll`` for each date in order, one run of the driver per date.
 
 One build per date (rather than one build of every date) because it gives an honest progress
 line after each date, lets each date hold only its own run locks (the daily cron run of another
@@ -7,30 +7,26 @@ runs: a date whose ``RunAll`` is complete is not built at all, and inside a date
 whose targets are missing or failed run, so an interrupted backfill resumes by running the same
 command again.
 
-Outcomes of a date: ``ran`` / ``complete`` (nothing to do) — both done; ``failed``; ``locked``
-(another run holds the date; left alone). A date counts as *skipped* as well when one of its
-stages was skipped by design (e.g. a Twitch live snapshot of a past date).
+Each date goes through the run driver (``etl_tasks.ops.driver``), the same code and success rule
+as ``etl-run``. Outcomes of a date: ``ran`` / ``complete`` (nothing to do) — both done;
+``failed``; ``locked`` (another run holds the date; left alone). A date counts as *skipped* as
+well when one of its stages was skipped by design (e.g. a live snapshot of a past date).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import luigi
-from luigi.configuration import get_config
-from luigi.execution_summary import LuigiStatusCode
-
-from etl_tasks.ops.lock import AlreadyRunningError, run_locks
-from etl_tasks.report import DONE, SKIPPED
-from etl_tasks.run_all import RunAll, build_report
+from etl_tasks.ops.driver import RunRequest
+from etl_tasks.ops.driver import run_date as drive_date
+from etl_tasks.ops.runs import RunRecord
+from etl_tasks.report import SKIPPED
 
 logger = logging.getLogger(__name__)
 
-SUCCESS_STATUSES = (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY)
 RAN, COMPLETE, FAILED, LOCKED = "ran", "complete", "failed", "locked"
 
 
@@ -41,8 +37,9 @@ class DateOutcome:
     date: dt.date
     pipelines: list[str]
     result: str
-    skipped: list[str] = field(default_factory=list)  # "twitch streams: <reason>"
+    skipped: list[str] = field(default_factory=list)  # "<pipeline> <entity>: <reason>"
     errors: list[str] = field(default_factory=list)
+    tasks_run: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -65,7 +62,7 @@ class Progress:
         return sum(bool(outcome.skipped) for outcome in self.outcomes)
 
     def line(self) -> str:
-        """``backfill twitch: 12/30 dates done (2 failed, 1 skipped)``."""
+        """``backfill <pipelines>: 12/30 dates done (2 failed, 1 skipped)``."""
         text = (
             f"backfill {self.label}: {len(self.outcomes)}/{self.total} dates done "
             f"({self.count(FAILED)} failed, {self.skipped} skipped"
@@ -74,71 +71,30 @@ class Progress:
         return text + (f", {locked} locked)" if locked else ")")
 
 
-@contextlib.contextmanager
-def selected_pipelines(names: Sequence[str]) -> Iterator[None]:
-    """Switch ``[pipelines]`` to exactly ``names`` for the block (RunAll and its report read it),
-    then put back what was there."""
-    config = get_config()
-    saved = {name: config.get("pipelines", name, None) for name in ("twitch", "btg")}
-    for name in saved:
-        config.set("pipelines", name, "true" if name in names else "false")
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                config.remove_option("pipelines", name)
-            else:
-                config.set("pipelines", name, value)
-
-
-def _is_complete(task: luigi.Task) -> bool:
-    """``task.complete()``; an error (a warehouse down) means "not known complete": the build
-    then runs into the same error and records it in the date's report."""
-    try:
-        return bool(task.complete())
-    except Exception as error:
-        logger.warning("could not check whether %s is complete: %s", task.task_id, error)
-        return False
-
-
-def _scheduler_options(scheduler_url: str | None) -> dict[str, object]:
-    if scheduler_url:
-        return {"scheduler_url": scheduler_url, "local_scheduler": False}
-    return {"local_scheduler": True}
-
-
 def run_date(
-    date: dt.date, pipelines: Sequence[str], workers: int = 1, scheduler_url: str | None = None
+    date: dt.date,
+    pipelines: Sequence[str],
+    record: RunRecord,
+    workers: int = 1,
+    scheduler_url: str | None = None,
 ) -> DateOutcome:
-    """Hold the date's locks, build ``RunAll(date)`` unless complete, read the outcome from the
-    date's report."""
-    outcome = DateOutcome(date, list(pipelines), RAN)
-    try:
-        with run_locks(pipelines, [date]), selected_pipelines(pipelines):
-            root = RunAll(date=date)
-            status = LuigiStatusCode.SUCCESS
-            if _is_complete(root):
-                outcome.result = COMPLETE
-            else:
-                result = luigi.build(
-                    [root], detailed_summary=True, workers=workers,
-                    **_scheduler_options(scheduler_url),
-                )
-                status = result.status
-            report = build_report(date, pipelines)
-    except AlreadyRunningError as error:
-        message = f"{error.in_progress()}; this date was left alone, run the backfill again later"
+    """Run one date through the run driver (its locks, its success rule) and say how it went."""
+    result = drive_date(RunRequest(date, list(pipelines), workers, scheduler_url), record)
+    if result.locked:
+        message = f"{result.locked}; this date was left alone, run the backfill again later"
         return DateOutcome(date, list(pipelines), LOCKED, errors=[message])
+    outcome = DateOutcome(date, list(pipelines), COMPLETE if result.noop else RAN)
+    outcome.tasks_run = result.tasks_run
     seen: set[tuple[str, str]] = set()
-    for task in report.tasks:
+    for task in result.scope.tasks:
         if task.status == SKIPPED and (task.pipeline, task.entity) not in seen:
             seen.add((task.pipeline, task.entity))
             outcome.skipped.append(f"{task.pipeline} {task.entity}: {task.skip_reason}")
-    if status not in SUCCESS_STATUSES or report.status not in (DONE, SKIPPED):
+    if not result.succeeded:
         outcome.result = FAILED
-        outcome.errors = report.errors or [
-            f"Luigi: {status.value[1]} (report status {report.status})"
+        outcome.errors = ([result.crash] if result.crash else []) + result.scope.errors or [
+            f"Luigi: {result.luigi_summary or 'exit ' + str(result.exit_code)} "
+            f"(status {result.scope.status})"
         ]
     return outcome
 
@@ -146,6 +102,7 @@ def run_date(
 def run_backfill(
     schedule: Sequence[tuple[dt.date, list[str]]],
     label: str,
+    record: RunRecord,
     workers: int = 1,
     scheduler_url: str | None = None,
     on_progress: Callable[[Progress, DateOutcome], None] | None = None,
@@ -153,7 +110,7 @@ def run_backfill(
     """Run every date of ``schedule`` in order; ``on_progress`` is called after each date."""
     progress = Progress(label, len(schedule))
     for date, pipelines in schedule:
-        outcome = run_date(date, pipelines, workers, scheduler_url)
+        outcome = run_date(date, pipelines, record, workers, scheduler_url)
         progress.outcomes.append(outcome)
         logger.info("backfill %s %s: %s", label, date, outcome.result)
         if on_progress is not None:

@@ -1,8 +1,9 @@
 """Which dates a backfill covers, and which pipelines run on each of them.
 
-Twitch has data every calendar day; BTG only on ANBIMA business days (``etl_tasks.calendar``).
-The list is built here, day by day, both ends inclusive, with no cap: ``luigi.tools.range``
-(RangeDaily) silently stops at ``days_back=100`` and ``task_limit=50`` and excludes ``stop``.
+Each pipeline's calendar comes from the registry (``etl_tasks.pipelines``): some run every calendar
+day, others only on ANBIMA business days (``etl_tasks.calendar``). The list is built here, day by
+day, both ends inclusive, with no cap: ``luigi.tools.range`` (RangeDaily) silently stops at
+``days_back=100`` and ``task_limit=50`` and excludes ``stop``.
 """
 
 from __future__ import annotations
@@ -10,19 +11,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from etl_tasks.calendar import is_business_day
+from etl_tasks import pipelines as registry
 from etl_tasks.errors import ConfigError
 
-PIPELINE_CHOICES: dict[str, tuple[str, ...]] = {
-    "twitch": ("twitch",),
-    "btg": ("btg",),
-    "all": ("twitch", "btg"),
-}
+
+def pipeline_choices() -> dict[str, tuple[str, ...]]:
+    """``--pipeline`` values: each registered pipeline, and ``all``."""
+    choices = {name: (name,) for name in registry.names()}
+    choices["all"] = tuple(registry.names())
+    return choices
 
 
 def pipelines_on(date: dt.date, pipelines: Sequence[str]) -> list[str]:
-    """The pipelines among ``pipelines`` that have a run on ``date``."""
-    return [name for name in pipelines if name != "btg" or is_business_day(date)]
+    """The pipelines among ``pipelines`` that have a run on ``date`` (their calendar)."""
+    return [name for name in pipelines if registry.get(name).runs_on(date)]
 
 
 def calendar_days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -41,3 +43,13 @@ def schedule(
     """(date, pipelines of that date) for every date of the range that has at least one run."""
     days = ((day, pipelines_on(day, pipelines)) for day in calendar_days(start, end))
     return [(day, names) for day, names in days if names]
+
+
+def calendars_text(pipelines: Sequence[str]) -> str:
+    """``<name> runs on ANBIMA business days`` for the pipelines that do not run every day."""
+    parts = [
+        f"{p.name} runs on {p.calendar}"
+        for p in (registry.get(name) for name in pipelines)
+        if p.calendar != "every day"
+    ]
+    return "; ".join(parts)

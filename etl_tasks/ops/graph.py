@@ -1,7 +1,7 @@
 """The task graph of one date, read from Luigi itself, and what lies downstream of a task.
 
     graph = TaskGraph.walk(RunAll(date=date))
-    graph.downstream("TwitchTransformClips")   # TwitchTransformClips, TwitchLoadClips, ReportTask,
+    graph.downstream("<Transform>")            # <Transform>, the loads that read it, ReportTask,
                                                # RunAll
 Luigi has no forced rerun (upstream issue #595): to redo a task, its target and the target of
 everything that depends on it must go, or Luigi would stop at the first complete task above it.

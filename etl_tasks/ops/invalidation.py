@@ -9,7 +9,8 @@ means per kind of task:
 * load: the ``etl_load_audit`` marker of (table, date) — not the rows: the rerun's partition load
   replaces them in one transaction — and the load's sidecar;
 * schema: its sidecar only; the tables stay (the schema task is complete while they exist);
-* ``ReportTask``: ``report.json`` and ``report.txt`` of the date;
+* ``ReportTask``: nothing is removed; the date's report is rewritten from the new state once the
+  removals are done (the removed tasks show NOT RUN), so it never claims what is gone;
 * ``RunAll`` (a wrapper) stores nothing.
 
 Markers are removed before files, and dependents before what they depend on, so an interrupted
@@ -18,7 +19,6 @@ invalidation never leaves a complete-looking task above a removed one.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,12 +31,11 @@ from etl_tasks.core.stage import StageTask
 from etl_tasks.core.targets import DATA_FILE, FAILED_FILE, META_FILE, PartitionTarget
 from etl_tasks.ops.graph import TaskGraph
 from etl_tasks.ops.warehouse_view import WarehouseView
-from etl_tasks.report import report_dir
+from etl_tasks.report import refresh_report
 from etl_tasks.run_all import ReportTask, RunAll
 from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.tasks import LoadTask, SchemaTask
 
-REPORT_FILES = ("report.json", "report.txt")
 PARTITION_FILES = (DATA_FILE, META_FILE, FAILED_FILE)
 
 
@@ -61,19 +60,6 @@ def _files_removal(task: luigi.Task, directory: Path, names: tuple[str, ...],
 def _partition_removal(task: StageTask) -> list[Removal]:
     target: PartitionTarget = task.partition()
     return _files_removal(task, target.directory, PARTITION_FILES, target.remove)
-
-
-def _report_removal(task: luigi.Task, date: dt.date) -> list[Removal]:
-    directory = report_dir(date)
-
-    def remove() -> None:
-        for name in REPORT_FILES:
-            with contextlib.suppress(FileNotFoundError):
-                (directory / name).unlink()
-        with contextlib.suppress(OSError):
-            directory.rmdir()
-
-    return _files_removal(task, directory, REPORT_FILES, remove)
 
 
 def _marker_removal(task: LoadTask, view: WarehouseView) -> list[Removal]:
@@ -101,7 +87,7 @@ def removals_for(task: luigi.Task, view: WarehouseView) -> list[Removal]:
     if isinstance(task, StageTask):
         return _partition_removal(task)
     if isinstance(task, ReportTask):
-        return _report_removal(task, task.date)
+        return [Removal(task, "note", "report rewritten from the new state of the date")]
     if isinstance(task, luigi.WrapperTask):
         return [Removal(task, "note", "wrapper: stores nothing")]
     removals: list[Removal] = []
@@ -128,20 +114,25 @@ class DatePlan:
 
 def plan_date(date: dt.date, family: str, view: WarehouseView) -> DatePlan:
     """The tasks of ``family`` on ``date`` and everything downstream, with their removals."""
-    graph = TaskGraph.walk(RunAll(date=date))
+    graph = TaskGraph.walk(RunAll(date=date, pipelines="all"))
     tasks = graph.downstream(family)
     removals = [removal for task in tasks for removal in removals_for(task, view)]
     return DatePlan(date, tasks, removals)
 
 
 def apply(plan: DatePlan) -> tuple[int, int]:
-    """Remove everything of the plan; returns (markers removed, file groups removed)."""
+    """Remove everything of the plan, then rewrite the date's state; returns (markers removed,
+    file groups removed)."""
     markers = files = 0
-    for removal in plan.ordered():
-        assert removal.action is not None
-        removal.action()
-        markers += removal.kind == "marker"
-        files += removal.kind == "files"
+    try:
+        for removal in plan.ordered():
+            assert removal.action is not None
+            removal.action()
+            markers += removal.kind == "marker"
+            files += removal.kind == "files"
+    finally:
+        if markers or files:
+            refresh_report(plan.date)
     return markers, files
 
 

@@ -1,6 +1,6 @@
 """The ``etl-backfill --plan`` grid: one row per date, one column per stage task, a totals row.
 
-                    twitch                            |
+                    pipeline                          |
     date            extract  transform  schema  load  | report  status
                     sugvc    ugsvc      t       ugsvc |
     2025-04-09 Wed  s....    ..s..      .       ..s.. | .       complete
@@ -33,7 +33,7 @@ from etl_tasks.ops.status import (
     utc_today,
 )
 from etl_tasks.ops.warehouse_view import WarehouseView
-from etl_tasks.run_all import stage_tasks
+from etl_tasks.report import date_tasks as stage_tasks
 
 STAGE_ORDER = ("extract", "transform", "check", "schema", "load")
 MAX_LISTED = 10
@@ -42,7 +42,7 @@ LEGEND = [
     f"{WILL_SKIP} not run yet, will be recorded as skipped",
     f"        {MISSING} missing (a backfill runs it)   {FAILED} failed (a backfill reruns it)   "
     f"{UNKNOWN} unknown (warehouse unreachable)",
-    "        blank: no run that day (BTG runs on ANBIMA business days only)",
+    "        blank: no run that day (its pipeline's calendar, e.g. business days only)",
 ]
 
 
@@ -247,7 +247,7 @@ def render_footer(plan: Plan) -> list[str]:
     for problem in plan.warehouse_problems:
         lines.append(
             f"{UNKNOWN} loads and schema shown as {UNKNOWN}: warehouse unreachable, {problem}. "
-            "Start the database or fix TWITCH_WAREHOUSE_URL / BTG_WAREHOUSE_URL / WAREHOUSE_URL."
+            "Start the database or fix <PIPELINE>_WAREHOUSE_URL / WAREHOUSE_URL in .env."
         )
     for day, pipeline, holder in plan.locked:
         lines.append(f"running now: {pipeline} {day} ({holder.describe()})")

@@ -13,23 +13,26 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from etl_tasks import pipelines as registry
 from etl_tasks.config import warehouse_url
 from etl_tasks.core.stage import StageTask
 from etl_tasks.ops.warehouse_view import WarehouseView
 from etl_tasks.report import DONE as RECORD_DONE
 from etl_tasks.report import FAILED as RECORD_FAILED
 from etl_tasks.report import SKIPPED as RECORD_SKIPPED
-from etl_tasks.report import read_report, sidecar_fingerprint, task_record
-from etl_tasks.run_all import stage_tasks
+from etl_tasks.report import date_state, date_tasks, read_report, sidecar_fingerprint, task_record
 from etl_tasks.warehouse.tasks import SchemaTask, WarehouseMarkerTarget
 
 # Cell symbols of the plan grid.
 DONE, SKIPPED, WILL_SKIP, MISSING, FAILED, UNKNOWN = ".", "s", "~", "-", "F", "?"
 COMPLETE = (DONE, SKIPPED)
 
-# Stages that are live snapshots: a date before today can never be captured again, so the run
-# records them as skipped (twitch/extract.py). Only used to predict the plan of dates not run yet.
-LIVE_SNAPSHOTS = {("twitch", "streams")}
+
+
+def is_live_snapshot(task: StageTask) -> bool:
+    """A stage that can only be captured on its own day (declared by its pipeline): a date before
+    today is recorded as skipped by the run. Only used to predict the plan of dates not run yet."""
+    return task.entity in registry.get(task.pipeline).live_snapshots
 
 
 @dataclass
@@ -42,7 +45,7 @@ class TaskState:
 
 
 def utc_today() -> dt.date:
-    """Today's date in UTC (the day the Twitch API would label a snapshot with)."""
+    """Today's date in UTC (the day an API's live snapshot is labelled with)."""
     return dt.datetime.now(dt.timezone.utc).date()
 
 
@@ -91,7 +94,7 @@ def task_state(task: StageTask, view: WarehouseView, today: dt.date | None = Non
         state = _from_record(task, task.complete())
     if (
         state.symbol == MISSING
-        and (task.pipeline, task.entity) in LIVE_SNAPSHOTS
+        and is_live_snapshot(task)
         and task.date < (today or utc_today())
     ):
         return TaskState(task, WILL_SKIP, "live snapshot of a past date")
@@ -99,20 +102,18 @@ def task_state(task: StageTask, view: WarehouseView, today: dt.date | None = Non
 
 
 def report_state(date: dt.date, pipelines: Sequence[str]) -> str:
-    """``report.json`` of the date: done / skipped / failed, or missing when absent or stale
-    (written for other pipelines, or a stage finished, failed or was invalidated since)."""
+    """``report.json`` of the date: done / skipped / failed for ``pipelines``, or missing when
+    absent or stale (a stage finished, failed or was invalidated since it was written)."""
     written = read_report(date)
     if not written:
         return MISSING
-    status = written.get("status")
+    state = date_state(date)
+    if written.get("fingerprint") != sidecar_fingerprint(state.tasks):
+        return MISSING
+    status = state.only(pipelines).status
     if status == RECORD_FAILED:
         return FAILED
     if status not in (RECORD_DONE, RECORD_SKIPPED):
-        return MISSING
-    if list(written.get("pipelines") or []) != list(pipelines):
-        return MISSING
-    records = [task_record(task) for task in stage_tasks(date, list(pipelines))]
-    if written.get("fingerprint") != sidecar_fingerprint(records):
         return MISSING
     return SKIPPED if status == RECORD_SKIPPED else DONE
 
@@ -121,4 +122,4 @@ def date_states(
     date: dt.date, pipelines: Sequence[str], view: WarehouseView, today: dt.date | None = None
 ) -> list[TaskState]:
     """Every stage task of ``date`` in ``pipelines``, with its state."""
-    return [task_state(task, view, today) for task in stage_tasks(date, list(pipelines))]
+    return [task_state(task, view, today) for task in date_tasks(date, list(pipelines))]

@@ -15,7 +15,7 @@ from typing import ClassVar
 import luigi
 
 from etl_tasks.config import redact_url, warehouse_url
-from etl_tasks.core.stage import StageTask, record_failure, utc_now
+from etl_tasks.core.stage import StageTask, clear_failure, record_failure, utc_now
 from etl_tasks.core.targets import PartitionTarget, sweep_temp_files
 from etl_tasks.errors import SourceMismatchError
 from etl_tasks.warehouse.factory import connect
@@ -58,10 +58,13 @@ class SchemaTask(StageTask):
         """Luigi does not pass complete() errors to event handlers: record them here."""
         try:
             with connect(warehouse_url(self.pipeline)) as warehouse:
-                return not warehouse.missing_tables(self.tables)
+                done = not warehouse.missing_tables(self.tables)
         except Exception as error:
             record_failure(self, error)
             raise
+        if done:
+            clear_failure(self)  # an outage recorded by an earlier check is over
+        return done
 
     def run(self) -> None:
         started_at, started_clock = utc_now(), time.perf_counter()

@@ -65,7 +65,9 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_cli(project: Path, *args: str, today: str | None = None) -> CliRun:
+def run_cli(
+    project: Path, *args: str, today: str | None = None, extra: dict[str, str] | None = None
+) -> CliRun:
     env = {key: value for key, value in os.environ.items() if key != "ETL_TODAY"}
     env.update({
         "LUIGI_CONFIG_PATH": str(project / "luigi.cfg"),
@@ -76,6 +78,7 @@ def run_cli(project: Path, *args: str, today: str | None = None) -> CliRun:
     })
     if today:
         env["ETL_TODAY"] = today
+    env.update(extra or {})
     completed = subprocess.run(
         [sys.executable, "-m", "etl_tasks.btg", *args], cwd=project, env=env,
         capture_output=True, text=True, timeout=120, check=False,
@@ -161,9 +164,9 @@ def test_carnival_is_a_logged_no_op_without_api_requests(sandbox, project) -> No
     (["--data", "2025-02-30"], "data inválida '2025-02-30'"),
     (["--data", "10/04/2025"], "data inválida '10/04/2025'"),
     (["--dias-atras", "-1"], "--dias-atras deve ser 0 ou mais"),
-    (["--data", DATE, "--dias-atras", "2"], "use --data or --dias-atras, not both"),
-    (["--tipo", "tudo"], "invalid choice: 'tudo'"),
-    (["--dir-carteira", "{file}/sub"], "cannot write the carteira landing directory"),
+    (["--data", DATE, "--dias-atras", "2"], "use --data ou --dias-atras, não os dois"),
+    (["--tipo", "tudo"], "opção inválida: 'tudo'"),
+    (["--dir-carteira", "{file}/sub"], "não é possível gravar no diretório de carteira"),
 ])
 def test_bad_invocations_fail_before_any_api_request(sandbox, project, args, message) -> None:
     blocker = project / "not-a-directory"
@@ -172,6 +175,18 @@ def test_bad_invocations_fail_before_any_api_request(sandbox, project, args, mes
     run = run_cli(project, *args)
     assert run.code == 1
     assert message in run.log
+    assert run.last_line.endswith("FALHA")
+    assert btg_requests(sandbox) == 0
+
+
+def test_a_wrong_database_fails_before_any_api_request(sandbox, project) -> None:
+    """Issue 8: the set-up (here: a database that does not exist) is checked before the first
+    ticket is asked for, and said in Portuguese, like the rest of this command."""
+    url = "mysql://root@127.0.0.1:3306/etl_no_such_database"
+    run = run_cli(project, "--data", DATE, extra={"WAREHOUSE_URL": url})
+    assert run.code == 1
+    assert "ambiente inválido: btg banco de dados:" in run.log
+    assert "no_such_database" in run.log
     assert run.last_line.endswith("FALHA")
     assert btg_requests(sandbox) == 0
 

@@ -89,9 +89,13 @@ def test_invalidated_transform_reruns_exactly_its_downstream_and_the_tables_are_
         "twitch/transform/clips/date=2025-04-10/data.parquet",
         "twitch/transform/clips/date=2025-04-10/_meta.json",
         "twitch/load/clips/date=2025-04-10/_meta.json",
-        "reports/date=2025-04-10/report.json",
-        "reports/date=2025-04-10/report.txt",
     }
+    # The report is rewritten from the new state: what was removed shows NOT RUN.
+    state = json.loads((output / "reports/date=2025-04-10/report.json").read_text())
+    statuses = {task["task_family"]: task["status"] for task in state["tasks"]}
+    assert statuses["TwitchTransformClips"] == statuses["TwitchLoadClips"] == "NOT RUN"
+    assert statuses["TwitchExtractClips"] == "SUCCESS"
+    assert state["status"] == "INCOMPLETE"
     markers = warehouse(workdir)["etl_load_audit"]
     assert [m for m in markers if m[1] == "twitch_clips"] == []
     assert len(markers) == len(before["etl_load_audit"]) - 1

@@ -33,7 +33,7 @@ TWITCH_ONLY = "\n[pipelines]\nbtg = false\n"
 # leaving at once, and polls luigid often (the defaults, 1 s + up to 5 s jitter, make tests crawl).
 KEEP_ALIVE = "\n[worker]\nkeep_alive = true\nwait_interval = 0.2\nwait_jitter = 0.2\n"
 SMALL_BUCKET = 80  # Helix points per minute: a run needs ~90, so the pacer must wait, briefly
-RUNNING = re.compile(r"running\s+(\w+)\(date=" + DATE + r"\)")
+RUNNING = re.compile(r"running\s+(\w+)\(date=" + DATE + r"[,)]")  # RunAll(date=D, pipelines=…)
 
 
 def graph_tasks() -> list[luigi.Task]:

@@ -7,11 +7,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help install demo test lint bench validate clean browser luigid
+.PHONY: help install demo test test-stress lint bench validate clean browser luigid
+
+# make test-stress ROUNDS=3: the suite N times in a row, stopping at the first failure.
+ROUNDS ?= 1
+# Extra pytest options for test / test-stress, e.g. PYTEST_ARGS="--durations=10".
+PYTEST_ARGS ?=
 
 help:
-	@echo "make demo      run both pipelines against the bundled sandbox into SQLite (output/)"
+	@echo "make demo      run both pipelines against the bundled sandbox into SQLite (output/demo/)"
 	@echo "make test      install test dependencies, lint, run the whole test suite"
+	@echo "make test-stress  the suite with 2 busy-loop processes in the background (ROUNDS=N)"
 	@echo "make luigid    central scheduler + visualiser on http://127.0.0.1:8082 (PORT=N to change)"
 	@echo "make lint      ruff"
 	@echo "make bench     load benchmark: project loader vs psql \\copy / LOAD DATA (1M rows)"
@@ -59,11 +65,26 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check etl_tasks etl_sandbox tests benchmarks
 
 test: $(DEV_STAMP) browser lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# A busy 2-core CI machine on purpose: two processes spinning the CPU while the suite runs, so a
+# test that races or budgets wall-clock time fails here first. Prints each round's duration.
+test-stress: $(DEV_STAMP) browser lint
+	@sh -c 'while :; do :; done' & busy1=$$!; \
+	sh -c 'while :; do :; done' & busy2=$$!; \
+	trap 'kill $$busy1 $$busy2 2>/dev/null' EXIT INT TERM; \
+	round=1; status=0; \
+	while [ $$round -le $(ROUNDS) ]; do \
+	  start=$$(date +%s); \
+	  $(BIN)/python -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	  echo "test-stress round $$round/$(ROUNDS): pytest exit $$status in $$(( $$(date +%s) - start )) s (2 busy-loop processes)"; \
+	  [ $$status -eq 0 ] || exit $$status; \
+	  round=$$((round + 1)); \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.load_benchmark --rows 1000000 --target both
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
 	find output logs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,7 +1,13 @@
 """Packaging for etl_tasks: `pip install -e .` puts the package and its commands on PATH.
 
+    pip install -e .              # from a checkout (what `make install` does)
+    python -m build               # or `pip wheel --no-deps .`: a wheel and an sdist in dist/
+    pip install dist/etl_tasks-*.whl
+
 The `luigi` script does not add the current directory to sys.path, so the package must be
-installed for `luigi --module etl_tasks RunAll ...` to find it.
+installed for `luigi --module etl_tasks RunAll ...` to find it. The cron-safe Luigi defaults ship
+as package data (etl_tasks/defaults.cfg); MANIFEST.in puts requirements*.txt, README.md,
+luigi.cfg and .env.example into the sdist, which reads requirements.txt to build.
 """
 
 from pathlib import Path
@@ -24,7 +30,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["etl_tasks", "etl_tasks.*", "etl_sandbox", "etl_sandbox.*"]),
-    package_data={"etl_tasks": ["**/*.sql", "**/*.xml", "**/*.html"], "etl_sandbox": ["**/*.xml", "**/*.json"]},
+    package_data={
+        "etl_tasks": ["defaults.cfg", "**/*.sql", "**/*.xml", "**/*.html"],
+        "etl_sandbox": ["*.md", "**/*.xml", "**/*.json"],
+    },
     install_requires=requirements("requirements.txt"),
     extras_require={
         "dev": ["pytest>=8", "ruff>=0.5"],

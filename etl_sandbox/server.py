@@ -9,6 +9,9 @@ Knobs come from ``SANDBOX_*`` environment variables, then from the flags (flags 
 changed at run time with ``POST /_sandbox/config``. ``--port 0`` picks a free port; the start-up
 line ``sandbox listening on http://127.0.0.1:PORT`` (INFO, stderr) says which. SIGTERM or SIGINT
 stop it cleanly. Only 127.0.0.1 is accepted as bind address: the sandbox is for loopback tests.
+Control endpoints (clock, faults, expired tokens, credentials): etl_sandbox/README.md.
+
+Exit codes: 0 stopped by SIGTERM/SIGINT; 2 bad arguments or cannot start (e.g. port in use).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from etl_sandbox.app import CONTROL_PREFIX, SandboxApp
 from etl_sandbox.control import handle_control
 from etl_sandbox.framework import Headers, Request, Response, SandboxApi, setting_key
 from etl_sandbox.twitch_api import TwitchApi
+from etl_tasks.cli.parsers import document
 
 log = logging.getLogger("etl_sandbox")
 
@@ -225,6 +229,7 @@ def build_server(seed: int, settings: dict[str, str], port: int = DEFAULT_PORT,
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="etl-sandbox", description=__doc__.split("\n")[0])
+    document(parser, __doc__)
     parser.add_argument("--host", default=LOOPBACK, help="bind address; only 127.0.0.1 is allowed")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0 = any free)")
     parser.add_argument("--seed", type=int, default=42, help="dataset seed (reset can change it)")

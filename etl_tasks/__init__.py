@@ -3,27 +3,21 @@
     luigi --module etl_tasks RunAll --date 2025-04-10 --local-scheduler
 
 Importing the package exports every task class (so ``--module etl_tasks`` finds them) and makes the
-repository's ``luigi.cfg`` the lowest-precedence configuration, so the ``[retcode]`` exit codes and
-INFO logging hold even when a command runs from another directory; a ``luigi.cfg`` in the current
-directory or ``LUIGI_CONFIG_PATH`` still override it.
+packaged ``etl_tasks/defaults.cfg`` the lowest-precedence Luigi configuration, so the ``[retcode]``
+exit codes, INFO logging and ``check_complete_on_run`` hold in every install mode and from any
+directory; ``/etc/luigi/luigi.cfg``, a ``luigi.cfg`` in the current directory and
+``LUIGI_CONFIG_PATH`` still override it. A run against a central scheduler that does not answer
+stops at once with one line and exit 3, as does one whose ``ETL_ENV_FILE`` is missing
+(:mod:`etl_tasks.ops.preflight`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from etl_tasks.config import install_packaged_defaults
+from etl_tasks.ops.preflight import install_preflight
 
-from luigi.configuration import LuigiConfigParser, get_config
-
-
-def _install_default_config() -> None:
-    default = Path(__file__).resolve().parent.parent / "luigi.cfg"
-    paths = LuigiConfigParser._config_paths
-    if default.is_file() and str(default) not in paths:
-        paths.insert(0, str(default))
-        get_config().reload()
-
-
-_install_default_config()
+install_packaged_defaults()
+install_preflight()
 
 from etl_tasks.run_all import ReportTask, RunAll  # noqa: E402
 from etl_tasks.tasks_index import TASK_CLASSES  # noqa: E402

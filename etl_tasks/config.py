@@ -16,16 +16,32 @@ from urllib.parse import urlsplit, urlunsplit
 
 import luigi
 from dotenv import load_dotenv
+from luigi.configuration import LuigiConfigParser, get_config
 
 from etl_tasks.errors import ConfigError
 
 _ENV_LOADED = False
+
+# Package data: the cron-safe Luigi defaults ([retcode], INFO logging, check_complete_on_run).
+PACKAGED_DEFAULTS = Path(__file__).resolve().parent / "defaults.cfg"
 
 # Keys every pipeline shares, with their default (None = required where used) and a one-line help;
 # each pipeline declares its own in its ``pipeline.py`` (see :func:`known_keys`).
 SHARED_ENV_KEYS: dict[str, tuple[str | None, str]] = {
     "WAREHOUSE_URL": ("sqlite:///output/warehouse/etl.db", "default warehouse of every pipeline"),
 }
+
+
+def install_packaged_defaults() -> None:
+    """Make ``etl_tasks/defaults.cfg`` Luigi's lowest-precedence configuration file (idempotent).
+
+    Luigi reads ``/etc/luigi/*.cfg``, ``./luigi.cfg`` and ``LUIGI_CONFIG_PATH`` in that order, later
+    files winning; inserting the packaged file first keeps every one of those able to override it,
+    from any directory and whether the package was installed editable, from a wheel or an sdist."""
+    paths = LuigiConfigParser._config_paths
+    if str(PACKAGED_DEFAULTS) not in paths:
+        paths.insert(0, str(PACKAGED_DEFAULTS))
+        get_config().reload()
 
 
 def known_keys() -> dict[str, tuple[str | None, str]]:
@@ -38,11 +54,21 @@ def known_keys() -> dict[str, tuple[str | None, str]]:
 
 
 def load_env(path: str | os.PathLike[str] | None = None) -> None:
-    """Load ``.env`` (from ETL_ENV_FILE, else the current directory) once; the environment wins."""
+    """Load ``.env`` once; the process environment wins over it.
+
+    The file is ``path``, else ``ETL_ENV_FILE``, else ``./.env``. Only ``./.env`` is optional: a
+    file named explicitly that does not exist is a :class:`ConfigError`, never silently skipped
+    (a cron job would otherwise run without its credentials or against the default warehouse)."""
     global _ENV_LOADED
     if _ENV_LOADED and path is None:
         return
-    env_file = Path(path or os.environ.get("ETL_ENV_FILE") or ".env")
+    named = path or os.environ.get("ETL_ENV_FILE")
+    env_file = Path(named or ".env")
+    if named and not env_file.is_file():
+        raise ConfigError(
+            f"ETL_ENV_FILE={named} does not exist (or is not a file). Create it (cp .env.example "
+            f"{named}), point ETL_ENV_FILE at your .env, or unset it to read ./.env."
+        )
     if env_file.is_file():
         load_dotenv(env_file, override=False)
     _ENV_LOADED = True

@@ -2,11 +2,20 @@
 
     python -m etl_tasks.demo                       # what `make demo` runs
     python -m etl_tasks.demo --date 2025-04-10 --warehouse-url postgresql://postgres@127.0.0.1/test
+    python -m etl_tasks.demo --root /tmp/etl-demo  # somewhere else than output/demo
 
 Starts the sandbox on a free port (seed 42, clock 2025-04-10T15:00:00Z), points the API clients
-at it, runs ``etl-run --pipeline all`` for the date into SQLite under ``output/warehouse/`` (or the
-given warehouse), prints the report, stops the sandbox and exits with the run's exit code.
-Running it again executes no stage: every target already exists.
+at it, runs ``etl-run --pipeline all`` for the date, prints the report, stops the sandbox and exits
+with the run's exit code. Running it again executes no stage: every target already exists.
+
+Everything the demo writes lives under its own root, ``output/demo/`` (``[paths] output_dir`` +
+``/demo``): Parquet and sidecars, reports and status page, the SQLite warehouse
+``warehouse/demo.db``, the BTG landing directories, locks, rate-limit state and the logs. Real
+runs use ``output/`` itself and never see a sandbox target, so a real run of the demo's date asks
+the real API instead of loading sandbox files. The user's ``.env`` is not used for anything the
+demo points at the sandbox (credentials, base URLs, warehouse, landing directories).
+
+Exit codes: those of etl-run (0 success, 3 configuration, 30 a task failed, ...).
 """
 
 from __future__ import annotations
@@ -15,26 +24,59 @@ import argparse
 import datetime as dt
 import os
 import sys
+from pathlib import Path
+
+from luigi.configuration import get_config
 
 from etl_sandbox.launcher import running_sandbox
 from etl_tasks.cli import run as etl_run
 from etl_tasks.cli.common import parse_date
+from etl_tasks.cli.parsers import document
+from etl_tasks.config import output_root
 
 DEMO_DATE = dt.date(2025, 4, 10)
-DEMO_WAREHOUSE = "sqlite:///output/warehouse/demo.db"
+DEMO_DIRECTORY = "demo"  # under [paths] output_dir
+
+
+def default_root() -> Path:
+    """``<[paths] output_dir>/demo``: the demo's own tree, beside (never inside) real targets."""
+    return output_root() / DEMO_DIRECTORY
+
+
+def isolate(root: Path, warehouse_url: str | None) -> dict[str, str]:
+    """Point every path of this process at ``root``; returns the environment the run needs.
+
+    ``[paths]`` moves targets, reports, locks, rate-limit state and logs (``--workers``
+    subprocesses are forked and inherit it); the BTG landing directories and the warehouse are
+    environment keys, set here so that the user's ``.env`` cannot send them elsewhere."""
+    config = get_config()
+    config.set("paths", "output_dir", str(root))
+    config.set("paths", "logs_dir", str(root / "logs"))
+    return {
+        "WAREHOUSE_URL": warehouse_url or f"sqlite:///{root / 'warehouse' / 'demo.db'}",
+        "BTG_REPORT_PATH": str(root / "landing" / "btg" / "carteira"),
+        "BTG_RENTABILIDADE": str(root / "landing" / "btg" / "rentabilidade"),
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m etl_tasks.demo", description=__doc__.split("\n\n")[0]
     )
+    document(parser, __doc__)
     parser.add_argument(
         "--date", type=parse_date, default=DEMO_DATE, help="date (default 2025-04-10)"
     )
     parser.add_argument(
         "--warehouse-url",
-        default=DEMO_WAREHOUSE,
-        help=f"warehouse for both pipelines (default {DEMO_WAREHOUSE})",
+        default=None,
+        help="warehouse for both pipelines (default: SQLite <root>/warehouse/demo.db)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="directory of everything the demo writes (default: output/demo)",
     )
     parser.add_argument("--pipeline", choices=["twitch", "btg", "all"], default="all")
     return parser
@@ -42,17 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    root = args.root or default_root()
     print(f"🚀 demo: starting the sandbox (Twitch + BTG APIs on 127.0.0.1), date {args.date}")
+    print(f"📁 demo: everything goes under {root}/ (real runs never read it)")
     with running_sandbox() as sandbox:
         sandbox.control("reset", {"seed": 42})
         sandbox.control("clock", {"now": f"{args.date.isoformat()}T15:00:00Z"})
         # The demo must never touch real services or the user's warehouse: override .env.
         os.environ.update(sandbox.client_env())
-        os.environ["WAREHOUSE_URL"] = args.warehouse_url
+        os.environ.update(isolate(root, args.warehouse_url))
         for key in ("TWITCH_WAREHOUSE_URL", "BTG_WAREHOUSE_URL"):
             os.environ.pop(key, None)
         code = etl_run.main(["--date", args.date.isoformat(), "--pipeline", args.pipeline])
-    print(f"🏁 demo finished with exit code {code}; sandbox stopped")
+    print(f"🏁 demo finished with exit code {code}; sandbox stopped; data under {root}/")
     return code
 
 

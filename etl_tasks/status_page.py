@@ -19,6 +19,8 @@ external URL — a Content-Security-Policy forbids loading anything):
 
 The file is written atomically, so a browser or web server never sees half a page. Rebuilding it is
 cheap (hundreds of dates in well under a second), so every report write rebuilds it.
+
+Exit codes: 0 page written (its path is printed); 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from urllib.parse import quote
 
 from etl_tasks import config
 from etl_tasks import pipelines as registry
+from etl_tasks.cli.parsers import document
 from etl_tasks.core.targets import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -442,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m etl_tasks.status_page", description=__doc__.split("\n\n")[0]
     )
+    document(parser, __doc__)
     parser.add_argument("--output", type=Path, default=None,
                         help="output directory holding reports/ (default: [paths] output_dir)")
     args = parser.parse_args(argv)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from etl_tasks import config
 from etl_tasks import pipelines as registry
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import EtlError
+from etl_tasks.probes import directory_status, sqlite_status
 
 # distribution name -> import name
 DEPENDENCIES = {
@@ -148,6 +148,8 @@ def check_warehouses(pipelines: list[str]) -> list[Check]:
 
         def probe(pipeline: str = pipeline) -> str:
             url = config.warehouse_url(pipeline)
+            if url.lower().startswith("sqlite:"):  # connecting would create the file
+                return f"{config.redact_url(url)} ({sqlite_status(url)})"
             with connect(url) as warehouse:
                 return f"{config.redact_url(url)} ({warehouse.ping()})"
 
@@ -171,14 +173,6 @@ def check_apis(pipelines: list[str]) -> list[Check]:
     ]
 
 
-def writable(directory: Path) -> str:
-    """Create ``directory`` if needed and prove a file can be written there."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
-        pass
-    return str(directory.resolve())
-
-
 def check_directories(pipelines: list[str]) -> list[Check]:
     directories = {"output directory": config.output_root(), "logs directory": config.logs_root()}
     for pipeline in pipelines:
@@ -188,7 +182,7 @@ def check_directories(pipelines: list[str]) -> list[Check]:
         guarded(
             name,
             f"create {path} or give this user write permission",
-            lambda path=path: writable(path),
+            lambda path=path: directory_status(path),
         )
         for name, path in directories.items()
     ]

@@ -53,6 +53,8 @@ def project_env(
     with open(config, "w") as handle:
         merged.write(handle)
     base = {k: v for k, v in os.environ.items() if keep or not k.startswith(("TWITCH_", "BTG_"))}
+    # An ETL_ENV_FILE that does not exist is a configuration error; a test may write it later.
+    (directory / ".env").touch()
     env = {
         **base,
         "LUIGI_CONFIG_PATH": str(config),

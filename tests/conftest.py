@@ -112,6 +112,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An isolated project directory: output/ and logs/ under tmp, Luigi's caches cleared."""
     config = luigi.configuration.get_config()
     monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").touch()  # an ETL_ENV_FILE that does not exist is a configuration error
     monkeypatch.setenv("ETL_ENV_FILE", str(tmp_path / ".env"))
     monkeypatch.setenv("WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.db'}")
     saved = {key: config.get("paths", key, None) for key in ("output_dir", "logs_dir")}

@@ -37,6 +37,7 @@ from etl_tasks.cli.common import (
     end_of_run,
     parse_date,
 )
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
@@ -56,6 +57,7 @@ MAX_SKIP_NOTES = 5
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-backfill", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument(
         "--start", type=parse_date, required=True, help="first date, YYYY-MM-DD (inclusive)"
     )
@@ -117,6 +119,7 @@ def validated(pipelines: list[str]) -> bool:
     return not failed
 
 
+@one_line_config_errors("etl-backfill")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -29,6 +29,7 @@ import sys
 
 from etl_tasks import pipelines as registry
 from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, end_of_run, parse_date
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.core.stage import StageTask
@@ -48,6 +49,7 @@ EXIT_REMOVAL_FAILED = 1
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-invalidate", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument("--task", required=True,
                         help="task family, exactly as Luigi names it (a wrong name lists them all)")
     parser.add_argument("--date", type=parse_date, help="one date, YYYY-MM-DD")
@@ -97,6 +99,7 @@ def locked_notes(plans: list[DatePlan], pipelines: list[str]) -> None:
                       "a real invalidation would refuse it (exit 10)")
 
 
+@one_line_config_errors("etl-invalidate")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

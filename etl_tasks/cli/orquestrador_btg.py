@@ -53,6 +53,7 @@ from etl_tasks.btg.extract import (
 from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
 from etl_tasks.calendar import business_days_back, today_in_sao_paulo
 from etl_tasks.cli.common import end_of_run
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import env, load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.errors import ConfigError
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    document(parser, __doc__, "mostra a versão do etl_tasks (e do Luigi e do Python) e sai")
     parser.add_argument(
         "--tipo",
         choices=["carteira", "rentabilidade", "ambos"],
@@ -333,6 +335,7 @@ def fail(record: RunRecord, message: str) -> int:
     return EXIT_FAILURE
 
 
+@one_line_config_errors("orquestrador-btg", EXIT_FAILURE, label="erro de configuração")
 def main(argv: Sequence[str] | None = None) -> int:
     load_env()
     log_path = setup_logging("orquestrador_btg", logs_root())

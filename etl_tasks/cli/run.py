@@ -25,10 +25,12 @@ from luigi.configuration import get_config
 
 from etl_tasks.alerts import send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, add_pipeline_option, end_of_run, parse_date
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.ops.driver import RunRequest, run_date
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
+from etl_tasks.ops.preflight import check_scheduler
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.pipelines import rerun_command
 from etl_tasks.report import render_text, report_dir
@@ -39,6 +41,7 @@ logger = logging.getLogger("etl_tasks.run")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-run", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument(
         "--date",
         type=parse_date,
@@ -67,10 +70,13 @@ def validated(pipelines: list[str]) -> bool:
     return not failed
 
 
+@one_line_config_errors("etl-run")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.workers < 1:
         build_parser().error("--workers must be at least 1")
+    if args.scheduler_url:  # a dead luigid: one line and exit 3, before any lock or report
+        check_scheduler(args.scheduler_url)
     load_env()
     log = setup_logging("etl", logs_root())
     date: dt.date = args.date or dt.datetime.now(dt.timezone.utc).date()

@@ -45,6 +45,7 @@ import luigi.cmdline
 import luigi.configuration
 import luigi.process
 
+from etl_tasks.cli.parsers import document
 from etl_tasks.config import logs_root, output_root
 
 DEFAULT_ADDRESS = "127.0.0.1"
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="etl-scheduler", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
+    document(parser, __doc__)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8082)")
     parser.add_argument(
         "--address",

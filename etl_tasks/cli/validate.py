@@ -4,7 +4,11 @@
     etl-validate --pipeline NAME      # only what one registered pipeline needs
     etl-validate --offline            # skip the warehouse and API checks
 
-Exit 0 when every check passes, 1 otherwise; each failure says how to fix it.
+Nothing is created: directories and a SQLite warehouse that do not exist yet are reported as
+"will be created by the first run" (after checking that their parent is writable).
+
+Exit codes: 0 every check passed; 1 a check failed (each failure says how to fix it); 2 bad
+arguments; 3 configuration error (e.g. ETL_ENV_FILE names a file that does not exist).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import sys
 
 from etl_tasks import pipelines as registry
 from etl_tasks.cli.common import parse_pipelines
+from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.validate import run_checks
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-validate", description=__doc__.split("\n\n")[0])
+    document(parser, __doc__)
     parser.add_argument(
         "--pipeline",
         type=parse_pipelines,
@@ -35,6 +41,7 @@ def pipelines_from(choice: list[str] | None) -> list[str]:
     return choice if choice else registry.enabled()
 
 
+@one_line_config_errors("etl-validate")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     print("🔍 === VALIDAÇÃO DO SETUP ===")

@@ -68,10 +68,11 @@ def project(tmp_path: Path) -> Path:
 def run_cli(
     project: Path, *args: str, today: str | None = None, extra: dict[str, str] | None = None
 ) -> CliRun:
+    (project / ".env").touch()
     env = {key: value for key, value in os.environ.items() if key != "ETL_TODAY"}
     env.update({
         "LUIGI_CONFIG_PATH": str(project / "luigi.cfg"),
-        "ETL_ENV_FILE": str(project / ".env"),  # absent: the environment is the configuration
+        "ETL_ENV_FILE": str(project / ".env"),  # empty: the environment is the configuration
         "WAREHOUSE_URL": f"sqlite:///{project / 'warehouse.db'}",
         "BTG_REPORT_PATH": str(project / "landing" / "carteira"),
         "BTG_RENTABILIDADE": str(project / "landing" / "rentabilidade"),

@@ -60,19 +60,27 @@ class TokenRecord:
 class TokenFile:
     """One client's token in ``<directory>/<name>-<sha256 of key>.json`` (0600, flock-ed)."""
 
-    def __init__(self, directory: Path | str, key: str, name: str = "token") -> None:
+    def __init__(
+        self, directory: Path | str, key: str, name: str = "token", read_only: bool = False
+    ) -> None:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
         self.path = Path(directory) / f"{name}-{digest}.json"
+        # Read-only (set-up checks, which must create nothing): a cached token is used, a new one
+        # is not stored.
+        self.read_only = read_only
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[TokenFileHandle]:
         """The file under an exclusive lock, for one read-modify-write."""
+        if self.read_only:
+            yield TokenFileHandle(None, self.path)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             os.fchmod(fd, 0o600)  # the file holds a credential: owner only, whatever umask says
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield TokenFileHandle(fd)
+            yield TokenFileHandle(fd, self.path)
         finally:
             os.close(fd)
 
@@ -85,11 +93,18 @@ class TokenFile:
 class TokenFileHandle:
     """Read and write the record of a locked token file."""
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
+    def __init__(self, fd: int | None, path: Path) -> None:
+        self._fd = fd  # None: read-only, the file is read without locking and never written
+        self._path = path
 
     def read(self) -> TokenRecord | None:
-        raw = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        if self._fd is None:
+            try:
+                raw = self._path.read_bytes()
+            except OSError:
+                return None
+        else:
+            raw = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
         if not raw.strip():
             return None
         try:
@@ -104,6 +119,8 @@ class TokenFileHandle:
             return None  # a damaged cache only costs one token request
 
     def write(self, record: TokenRecord) -> None:
+        if self._fd is None:
+            return
         data = json.dumps(asdict(record)).encode("utf-8")
         os.pwrite(self._fd, data, 0)
         if os.fstat(self._fd).st_size > len(data):

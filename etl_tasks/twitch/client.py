@@ -328,11 +328,15 @@ class TwitchClient(Closing):
             "reserve": int(config.twitch().ratelimit_reserve),
             "concurrency": int(config.twitch().concurrency),
         }
+        read_only = bool(overrides.pop("read_only_token", False))
         settings.update(overrides)
         if "token_file" not in settings:
-            # One token for every task and process of this deployment (keyed by client and host).
+            # One token for every task and process of this deployment (keyed by client and host);
+            # read_only_token: use a cached one, store nothing (set-up checks create nothing).
             key = f"{settings['client_id']}@{settings['auth_base_url']}"
-            settings["token_file"] = TokenFile(config.output_root() / "tokens", key, "twitch")
+            settings["token_file"] = TokenFile(
+                config.output_root() / "tokens", key, "twitch", read_only=read_only
+            )
         client = cls(**settings)
         if "pacer_store" not in overrides and shared_ratelimit():
             store = FileStateStore(config.output_root() / "ratelimit")

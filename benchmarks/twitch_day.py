@@ -93,6 +93,8 @@ def write_config(directory: Path, args: argparse.Namespace) -> Path:
     if args.ratelimit is not None:
         overrides.append(f"points_per_minute = {args.ratelimit}")
     (directory / "luigi.cfg").write_text((REPO / "luigi.cfg").read_text(), encoding="utf-8")
+    (directory / ".env").write_text("# the benchmark passes everything in the environment\n",
+                                    encoding="utf-8")
     extra = directory / "bench.cfg"
     extra.write_text("\n".join(overrides) + "\n", encoding="utf-8")
     return extra

@@ -57,6 +57,11 @@ class TokenRecord:
     validated_at: float
 
 
+# Tokens a read-only TokenFile obtained, by file path: a set-up check must create no file, but the
+# run that follows in the same process (etl-run validates, then runs) reuses its token.
+_UNSTORED: dict[Path, TokenRecord] = {}
+
+
 class TokenFile:
     """One client's token in ``<directory>/<name>-<sha256 of key>.json`` (0600, flock-ed)."""
 
@@ -102,11 +107,11 @@ class TokenFileHandle:
             try:
                 raw = self._path.read_bytes()
             except OSError:
-                return None
+                raw = b""
         else:
             raw = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
         if not raw.strip():
-            return None
+            return _UNSTORED.get(self._path)
         try:
             data = json.loads(raw)
             return TokenRecord(
@@ -120,6 +125,7 @@ class TokenFileHandle:
 
     def write(self, record: TokenRecord) -> None:
         if self._fd is None:
+            _UNSTORED[self._path] = record
             return
         data = json.dumps(asdict(record)).encode("utf-8")
         os.pwrite(self._fd, data, 0)

@@ -1,30 +1,37 @@
 """The project's warehouse loader against the fastest native bulk load of the same data.
 
-    python -m benchmarks.load_benchmark --rows 1000000 --target postgres|mysql|both
+    python -m benchmarks.load_benchmark --rows 1000000 --target postgres|mysql|sqlite|both
+        [--repeat 3] [--data-dir DIR] [--no-adbc] [--baseline-code DIR]
 
 For each target, in one run:
 
 1. generate ``--rows`` rows in API (random key) order into Parquet — stream-like rows for
-   PostgreSQL (id, user, game, title with unicode/quotes/backslashes/tabs, viewer_count,
-   started_at, tags as ``list<string>`` → jsonb, is_mature, captured_at, snapshot_date),
-   position-like rows for MySQL (fund CNPJ, date, section, asset code, ISIN, decimal(28,8)
-   quantity and price, decimal(20,2) value, ...);
-2. create two fresh databases with the loader's own DDL (``ensure_schema``);
+   PostgreSQL and SQLite (id, user, game, title with unicode/quotes/backslashes/tabs,
+   viewer_count, started_at, tags as ``list<string>`` → jsonb, is_mature, captured_at,
+   snapshot_date), position-like rows for MySQL (fund CNPJ, date, section, asset code, ISIN,
+   decimal(28,8) quantity and price, decimal(20,2) value, ...); with ``--data-dir`` the files
+   are kept there and reused by later runs;
+2. create fresh databases with the loader's own DDL (``ensure_schema``);
 3. (a) load the Parquet file with the project's loader (``Warehouse.load_partition``) in a child
    process, which reports its wall time and its peak RSS (``VmHWM`` from ``/proc/self/status``, and
    the same after imports as the interpreter baseline); the parent cross-checks the peak with
-   ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``;
+   ``wait4``'s ``ru_maxrss`` of that child;
    (b) load the same rows with the native client from a ready CSV file, written beforehand and not
    timed: ``psql -c "\\copy t FROM file CSV"``, and for MySQL ``mysql --local-infile=1 -e
    "LOAD DATA LOCAL INFILE ..."`` of the file already sorted by primary key;
+   (c) PostgreSQL only (unless ``--no-adbc``): the same partition transaction through ADBC's
+   ``adbc_ingest`` (binary COPY from Arrow), the alternative the loader was measured against;
+   SQLite has no native bulk client: its loader is compared with the loader of another checkout
+   (``--baseline-code DIR``: a directory holding that checkout's ``etl_tasks`` package);
 4. repeat ``--repeat`` times (default 3), alternating which load goes first, each from a
    settled server (PostgreSQL ``CHECKPOINT``; InnoDB dirty pages flushed by lowering
    ``innodb_max_dirty_pages_pct`` to 0 for a moment), so neither load pays for the other's
-   background writes; print every round, the medians, their ratio loader/native and the peak
-   RSS; drop the databases.
+   background writes; print every round, the medians, their ratios and the peak RSS; drop the
+   databases.
 
-Targets (DESIGN.md §5): ratio <= 1.2 and loader peak RSS <= 600 MiB. The exit status is 1 if a
-target is missed. Server URLs: ``ETL_BENCH_PG_URL`` (default
+Targets (issue 11): PostgreSQL loader <= 0.7x ``psql \\copy``, MySQL loader <= 1.05x sorted
+``LOAD DATA``, loader peak RSS <= 400 MiB, SQLite >= 1.5x the baseline's rows/s. The exit status
+is 1 if a target is missed. Server URLs: ``ETL_BENCH_PG_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/postgres``) and ``ETL_BENCH_MYSQL_URL`` (default
 ``mysql://root@127.0.0.1:3306/mysql``); the databases created are ``etl_bench_<random>_*``.
 """
@@ -32,6 +39,7 @@ target is missed. Server URLs: ``ETL_BENCH_PG_URL`` (default
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -63,8 +71,9 @@ from etl_tasks.warehouse.render import MYSQL, POSTGRES, Rendering, render_batch
 
 PARTITION = dt.date(2025, 4, 10)
 ROW_GROUP_ROWS = 131_072
-MAX_RATIO = 1.2
-MAX_PEAK_MIB = 600.0
+MAX_RATIO = {"postgres": 0.7, "mysql": 1.05}  # loader / native, median of the rounds
+MAX_PEAK_MIB = 400.0
+MIN_SQLITE_SPEEDUP = 1.5  # this loader's rows/s over the --baseline-code loader's
 SETTLE_SECONDS = 120.0
 SETTLED_DIRTY_PAGES = 64
 
@@ -412,7 +421,7 @@ def peak_rss_kib() -> int:
 def child_generate(target_name: str, rows: int, workdir: str) -> None:
     """Run inside a child (so the parent stays small): write the Parquet file and the native CSV."""
     target = next(t for t in targets(target_name) if t.name == target_name)
-    parquet, csv_path = data_paths(target, Path(workdir))
+    parquet, csv_path = data_paths(target, Path(workdir), rows)
     pq.write_table(target.rows(rows), parquet, row_group_size=ROW_GROUP_ROWS)
     write_native_csv(
         parquet, target.table, target.rendering, target.null_token, target.sort, csv_path
@@ -442,12 +451,60 @@ def child_load(table_name: str, parquet: str) -> None:
     print(json.dumps(result))
 
 
-def run_child(arguments: list[str], env: dict[str, str] | None = None) -> tuple[str, int]:
+def child_adbc(table_name: str, parquet: str) -> None:
+    """Run inside the child: the same partition transaction through ADBC's ``adbc_ingest``
+    (binary COPY from Arrow, ``adbc-driver-postgresql`` with its own libpq), for comparison.
+
+    jsonb takes the binary form, so the JSON text gets the version byte ``\\x01``."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from etl_tasks.warehouse.arrow_text import json_column
+
+    url = os.environ["ETL_BENCH_CHILD_URL"]
+    table = {spec.name: spec for spec in (STREAMS, POSITIONS)}[table_name]
+    baseline = peak_rss_kib()
+    started = time.perf_counter()
+    source = ParquetSource(Path(parquet), table, PARTITION)
+    version = pa.scalar(b"\x01", pa.binary())
+
+    def converted() -> Any:
+        for batch in source.batches():
+            columns = []
+            for column, values in zip(table.columns, batch.columns, strict=True):
+                if column.type == "json":
+                    text = json_column(values).cast(pa.binary())
+                    values = pc.binary_join_element_wise(version, text, pa.scalar(b""))
+                columns.append(values)
+            yield pa.RecordBatch.from_arrays(columns, names=table.column_names)
+
+    first = next(converted())
+    reader = pa.RecordBatchReader.from_batches(first.schema, converted())
+    with adbc.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table.name} WHERE {table.partition_column} = '{PARTITION}'")
+        loaded = cursor.adbc_ingest(table.name, reader, mode="append")
+        connection.commit()
+    seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": loaded,
+                "peak_kib": peak_rss_kib(),
+                "baseline_kib": baseline,
+                "sort": "",
+            }
+        )
+    )
+
+
+def run_child(
+    arguments: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[str, int]:
     """Run ``python -m benchmarks.load_benchmark <arguments>``; its stdout and its own peak RSS
     (KiB, from ``wait4``: this child's ``ru_maxrss`` alone, not the max over all children)."""
     command = [sys.executable, "-m", "benchmarks.load_benchmark", *arguments]
     child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=cwd
     )
     stdout, stderr = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(child.pid, 0)
@@ -457,9 +514,17 @@ def run_child(arguments: list[str], env: dict[str, str] | None = None) -> tuple[
     return stdout, usage.ru_maxrss
 
 
-def run_loader(url: str, table: TableSpec, parquet: Path) -> dict:
+def run_loader(
+    url: str, table: TableSpec, parquet: Path, kind: str = "load", code: Path | None = None
+) -> dict:
+    """One load in a child: ``kind`` "load" (load_partition) or "adbc"; ``code``: import
+    ``etl_tasks`` from that directory instead (another checkout, e.g. main, for a before/after)."""
     env = {**os.environ, "ETL_BENCH_CHILD_URL": url}
-    stdout, maxrss = run_child(["--child-load", table.name, str(parquet)], env)
+    if code is not None:
+        # ``python -m`` puts the working directory first on sys.path: run there, so its
+        # etl_tasks wins, and find this benchmark module through PYTHONPATH.
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    stdout, maxrss = run_child([f"--child-{kind}", table.name, str(parquet)], env, cwd=code)
     result = json.loads(stdout.strip().splitlines()[-1])
     result["wait4_maxrss_kib"] = maxrss
     return result
@@ -476,30 +541,39 @@ def run_native(command: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
-def data_paths(target: Target, workdir: Path) -> tuple[Path, Path]:
-    return workdir / f"{target.table.name}.parquet", workdir / f"{target.table.name}.csv"
+def data_paths(target: Target, workdir: Path, rows: int) -> tuple[Path, Path]:
+    stem = f"{target.table.name}-{rows}"
+    return workdir / f"{stem}.parquet", workdir / f"{stem}.csv"
 
 
 def one_round(
-    target: Target, parquet: Path, csv_path: Path, loader_first: bool
-) -> tuple[float, dict, int, int]:
-    """Native and loader loads, each into its own fresh database from a settled server;
-    returns (native seconds, loader result, native rows, loader rows)."""
+    target: Target, parquet: Path, csv_path: Path, loader_first: bool, with_adbc: bool
+) -> tuple[float, dict, int, int, dict | None]:
+    """Native and loader loads (and ADBC's, for PostgreSQL), each into its own fresh database
+    from a settled server; returns (native seconds, loader result, native rows, loader rows,
+    ADBC result). The order alternates between rounds."""
     run_id = uuid.uuid4().hex[:8]
-    databases = {kind: f"etl_bench_{run_id}_{kind}" for kind in ("loader", "native")}
+    kinds = ["loader", "native"] + (["adbc"] if with_adbc else [])
+    databases = {kind: f"etl_bench_{run_id}_{kind}" for kind in kinds}
     native_url = target.database_url(databases["native"])
     loader_url = target.database_url(databases["loader"])
+    adbc = None
     try:
         for database in databases.values():
             target.create_database(database)
             with connect(target.database_url(database)) as warehouse:
                 warehouse.ensure_schema([target.table])
-        for kind in ("loader", "native") if loader_first else ("native", "loader"):
+        order = kinds if loader_first else list(reversed(kinds))
+        for kind in order:
             target.settle()
             if kind == "native":
                 native = run_native(*target.native_command(databases["native"], csv_path))
-            else:
+            elif kind == "loader":
                 loaded = run_loader(loader_url, target.table, parquet)
+            else:
+                adbc = run_loader(
+                    target.database_url(databases["adbc"]), target.table, parquet, kind="adbc"
+                )
         with connect(native_url) as warehouse:
             native_rows = warehouse.count_rows(target.table.name)
         with connect(loader_url) as warehouse:
@@ -507,33 +581,40 @@ def one_round(
     finally:
         for database in databases.values():
             target.drop_database(database)
-    return native, loaded, native_rows, loader_rows
+    return native, loaded, native_rows, loader_rows, adbc
 
 
-def benchmark(target: Target, rows: int, repeat: int, workdir: Path) -> bool:
+def benchmark(target: Target, rows: int, repeat: int, workdir: Path, with_adbc: bool) -> bool:
     """Measure one target; print the result; True when both targets are met."""
     print(f"\n== {target.name}: {rows:,} rows into {target.table.name} ==", flush=True)
-    parquet, csv_path = data_paths(target, workdir)
+    parquet, csv_path = data_paths(target, workdir, rows)
     started = time.perf_counter()
-    run_child(["--child-generate", target.name, str(rows), str(workdir)])
+    if not (parquet.exists() and csv_path.exists()):  # --data-dir keeps them between runs
+        run_child(["--child-generate", target.name, str(rows), str(workdir)])
     print(
         f"data: {parquet.stat().st_size / 2**20:.0f} MiB Parquet, "
         f"{csv_path.stat().st_size / 2**20:.0f} MiB CSV{' (sorted by key)' if target.sort else ''}"
         f" ({time.perf_counter() - started:.1f} s to generate, not timed)",
         flush=True,
     )
-    natives, loads, counts_ok = [], [], True
+    natives, loads, adbcs, counts_ok = [], [], [], True
     for round_number in range(1, repeat + 1):
         loader_first = round_number % 2 == 0  # alternate, so neither always runs second
-        native, loaded, native_rows, loader_rows = one_round(
-            target, parquet, csv_path, loader_first
+        native, loaded, native_rows, loader_rows, adbc = one_round(
+            target, parquet, csv_path, loader_first, with_adbc
         )
         natives.append(native)
         loads.append(loaded)
         counts_ok = counts_ok and native_rows == loader_rows == rows
+        extra = ""
+        if adbc is not None:
+            adbcs.append(adbc)
+            counts_ok = counts_ok and adbc["rows"] == rows
+            extra = f", adbc {adbc['seconds']:6.2f} s"
         print(
             f"round {round_number}: native {native:6.2f} s, loader {loaded['seconds']:6.2f} s "
-            f"(ratio {loaded['seconds'] / native:.2f}); rows {native_rows:,} / {loader_rows:,}",
+            f"(ratio {loaded['seconds'] / native:.2f}){extra}; rows {native_rows:,} / "
+            f"{loader_rows:,}",
             flush=True,
         )
     native_median = statistics.median(natives)
@@ -551,8 +632,18 @@ def benchmark(target: Target, rows: int, repeat: int, workdir: Path) -> bool:
     )
     print(
         "ratio loader/native, of medians:".ljust(40)
-        + f"{ratio:6.2f}   (best-of-{repeat}: {best_ratio:.2f}; target <= {MAX_RATIO})"
+        + f"{ratio:6.2f}   (best-of-{repeat}: {best_ratio:.2f}; target <= "
+        f"{MAX_RATIO[target.name]})"
     )
+    if adbcs:
+        adbc_median = statistics.median(result["seconds"] for result in adbcs)
+        adbc_peak = max(result["peak_kib"] for result in adbcs) / 1024
+        print("adbc_ingest (same transaction), median:".ljust(40) + f"{adbc_median:6.2f} s")
+        print(
+            "ratio adbc/native; loader/adbc:".ljust(40)
+            + f"{adbc_median / native_median:6.2f}; {loader_median / adbc_median:.2f}   "
+            f"(adbc peak RSS {adbc_peak:.0f} MiB)"
+        )
     print(
         "loader peak RSS (VmHWM):".ljust(40) + f"{peak_mib:6.0f} MiB (interpreter + imports "
         f"{baseline_mib:.0f} MiB, so the load itself {peak_mib - baseline_mib:.0f} MiB; wait4 "
@@ -560,13 +651,81 @@ def benchmark(target: Target, rows: int, repeat: int, workdir: Path) -> bool:
     )
     if not counts_ok:
         print("ROW COUNTS DIFFER")
-    return counts_ok and ratio <= MAX_RATIO and peak_mib <= MAX_PEAK_MIB
+    return counts_ok and ratio <= MAX_RATIO[target.name] and peak_mib <= MAX_PEAK_MIB
+
+
+def benchmark_sqlite(rows: int, repeat: int, workdir: Path, baseline_code: Path | None) -> bool:
+    """SQLite has no native bulk client to compare with: this loader's rows/s against the loader
+    of another checkout (``--baseline-code``, e.g. an export of main's ``etl_tasks``), same
+    stream rows, each round into fresh database files, order alternating."""
+    print(f"\n== sqlite: {rows:,} rows into {STREAMS.name} ==", flush=True)
+    stream_target = next(t for t in targets("postgres"))
+    parquet, csv_path = data_paths(stream_target, workdir, rows)
+    if not (parquet.exists() and csv_path.exists()):
+        run_child(["--child-generate", "postgres", str(rows), str(workdir)])
+    kinds = ["loader"] + (["baseline"] if baseline_code is not None else [])
+    results: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    for round_number in range(1, repeat + 1):
+        order = kinds if round_number % 2 else list(reversed(kinds))
+        line = []
+        for kind in order:
+            database = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
+            url = f"sqlite:///{database}"
+            try:
+                with connect(url) as warehouse:
+                    warehouse.ensure_schema([STREAMS])
+                result = run_loader(
+                    url, STREAMS, parquet, code=baseline_code if kind == "baseline" else None
+                )
+                with connect(url) as warehouse:
+                    counted = warehouse.count_rows(STREAMS.name)
+            finally:
+                for leftover in workdir.glob(f"{database.name}*"):
+                    leftover.unlink()
+            if counted != rows or result["rows"] != rows:
+                raise SystemExit(f"sqlite {kind} loaded {counted} rows, expected {rows}")
+            results[kind].append(result)
+            line.append(
+                f"{kind} {result['seconds']:6.2f} s ({rows / result['seconds']:,.0f} rows/s)"
+            )
+        print(f"round {round_number}: " + ", ".join(line), flush=True)
+    medians = {
+        kind: statistics.median(r["seconds"] for r in found) for kind, found in results.items()
+    }
+    peak = max(r["peak_kib"] for r in results["loader"]) / 1024
+    print(
+        "loader, median:".ljust(40) + f"{medians['loader']:6.2f} s "
+        f"({rows / medians['loader']:,.0f} rows/s); peak RSS {peak:.0f} MiB"
+    )
+    met = peak <= MAX_PEAK_MIB
+    if baseline_code is not None:
+        speedup = medians["baseline"] / medians["loader"]
+        base_peak = max(r["peak_kib"] for r in results["baseline"]) / 1024
+        print(
+            "baseline loader, median:".ljust(40) + f"{medians['baseline']:6.2f} s "
+            f"({rows / medians['baseline']:,.0f} rows/s); peak RSS {base_peak:.0f} MiB"
+        )
+        print(
+            "speed-up loader/baseline (rows/s):".ljust(40)
+            + f"{speedup:6.2f}   (target >= {MIN_SQLITE_SPEEDUP})"
+        )
+        met = met and speedup >= MIN_SQLITE_SPEEDUP
+    return met
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--target", choices=("postgres", "mysql", "both"), default="both")
+    parser.add_argument("--target", choices=("postgres", "mysql", "sqlite", "both"), default="both")
+    parser.add_argument(
+        "--no-adbc", action="store_true", help="skip the ADBC adbc_ingest load (PostgreSQL)"
+    )
+    parser.add_argument(
+        "--baseline-code",
+        type=Path,
+        default=None,
+        help="sqlite: a directory holding another checkout's etl_tasks package to compare with",
+    )
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds per target; medians are compared"
     )
@@ -577,7 +736,16 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write the Parquet/CSV files (default: a temporary dir)",
     )
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the generated Parquet/CSV files here and reuse them in later runs",
+    )
+    parser.add_argument(
         "--child-load", nargs=2, metavar=("TABLE", "PARQUET"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--child-adbc", nargs=2, metavar=("TABLE", "PARQUET"), help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--child-generate", nargs=3, metavar=("TARGET", "ROWS", "DIR"), help=argparse.SUPPRESS
@@ -586,14 +754,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_load:
         child_load(*args.child_load)
         return 0
+    if args.child_adbc:
+        child_adbc(*args.child_adbc)
+        return 0
     if args.child_generate:
         name, rows, workdir = args.child_generate
         child_generate(name, int(rows), workdir)
         return 0
     met = True
-    with tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.workdir) as workdir:
+    with contextlib.ExitStack() as stack:
+        if args.data_dir is not None:
+            args.data_dir.mkdir(parents=True, exist_ok=True)
+            workdir = str(args.data_dir)
+        else:
+            workdir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.workdir)
+            )
+        repeat = max(args.repeat, 1)
+        if args.target == "sqlite":
+            met = benchmark_sqlite(args.rows, repeat, Path(workdir), args.baseline_code)
         for target in targets(args.target):
-            met = benchmark(target, args.rows, max(args.repeat, 1), Path(workdir)) and met
+            with_adbc = target.name == "postgres" and not args.no_adbc
+            met = benchmark(target, args.rows, repeat, Path(workdir), with_adbc) and met
     print("\nall targets met" if met else "\nTARGET MISSED")
     return 0 if met else 1
 

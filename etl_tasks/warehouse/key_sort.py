@@ -1,61 +1,58 @@
-"""A Parquet file's rows in primary-key order, in bounded memory (the MySQL load path).
+"""A Parquet file's rows in primary-key order, in bounded memory at any size (the MySQL load path).
 
 InnoDB stores a table as a B-tree clustered on its primary key. ``LOAD DATA`` of rows in key order
 appends to the last page; rows in API order (random keys) split pages all over a tree larger than
 the buffer pool, which measured 8.4x slower (DESIGN.md §5). So the MySQL loader sorts first.
 
-How, and what it costs in memory (``n`` rows, ``budget`` bytes of Arrow memory, default 256 MiB):
+An external merge sort whose memory is set by ``budget`` (bytes of Arrow data, the setting
+``[warehouse] sort_budget_mib``; default measured by ``benchmarks/load_benchmark.py``):
 
-* The key order: the key columns are read alone, each is dictionary-encoded and its distinct
-  values sorted (dense ranks); the ranks combine into one integer per row, ordered by direct
-  addressing when the key range is small (a primary key is unique), else by ``numpy.argsort``
-  (``numpy.lexsort`` when the range overflows 63 bits). Memory: the key columns plus a few
-  integer arrays, about ``n * (key bytes + 28)``. Meanwhile a worker thread reads the other
-  columns, if they fit (next point): two cores, two jobs.
-* Then one of three strategies, chosen by :class:`SortedRows`:
+1. **Presorted?** The key columns alone are streamed once and checked batch by batch (a transform
+   that sorts needs no reordering): then the file is streamed as it is at load time.
+2. **Runs.** Otherwise the file is streamed in record batches; batches accumulate until they hold
+   ``budget / 2`` bytes (the other half is for ordering them: the key ranks and one taken batch),
+   are put in key order (:func:`key_order`: dense ranks of each key column combined into one
+   integer, ordered by direct addressing or ``argsort``) and written as a sorted run (Arrow IPC)
+   to a private spill directory under the load's scratch directory. The last run stays in
+   memory; a file that fits one run never touches the disk (strategy ``memory``).
+3. **Merge** (strategy ``merge``), while ``LOAD DATA`` ingests: every run is read back one batch at
+   a time. Each step takes the smallest of the runs' last buffered keys as a bound; the rows at or
+   below it, in every run's buffer, are a prefix of each (found by binary search), and together
+   they are exactly the next rows of the output: they are ordered with :func:`key_order` and sent.
+   The run that set the bound is then used up, so each step consumes a batch. Memory: the last
+   run, one batch per run and one merged step — whatever the file's size; no per-row rank of the
+   whole file is ever held. Disk: one copy of the data.
 
-  * ``memory``: the other columns fit ``budget`` (estimated from the file's first rows): they
-    are read once (in parallel, from a memory map, into contiguous arrays, which ``take`` reads
-    twice as fast as per-row-group chunks), and rows are taken in key order a batch at a time.
-    Memory: the file's Arrow size (non-key columns at most ``budget``).
-  * ``presorted``: the rows already are in key order (a transform that sorts): no reordering;
-    a file over budget is then streamed batch by batch. Memory: at most ``budget``, or one batch.
-  * ``buckets``: an external distribution sort for a file over budget. Stream the file once,
-    appending each row to the spill file of its key-rank range (Arrow IPC in a temporary
-    directory), ranges sized so one bucket fits ``budget``; then read back one bucket at a time,
-    in range order, and sort it in memory. Memory: one bucket (at most ``budget``) plus one batch
-    and the key ranks; disk: one copy of the data.
-
-All the reading and ordering happens in the constructor, before the caller starts ``LOAD DATA``
-(the server should not wait on a connection while we read); :meth:`SortedRows.batches` then yields
-ordered batches cheaply enough to run concurrently with the server's ingest. Measured on 1M
-position rows (47 MiB of Parquet, 153 MiB in Arrow): 0.4 to 0.7 s before the first row is sent,
-peak RSS about 490 MiB including the interpreter (``benchmarks/load_benchmark.py``).
-
-Arrow sorts strings by bytes, which is code point order, the order of ``utf8mb4_bin`` (up to its
-trailing-space padding, which changes nothing but speed).
+Arrow orders strings by bytes, which is code point order — Python's order for ``str`` (the binary
+search compares key tuples in Python) and the order of ``utf8mb4_bin`` (up to its trailing-space
+padding, which changes nothing but speed). Key columns are NOT NULL in the table, so a NULL key is
+refused before anything is sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.arrow_text import decode_dictionary
 from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.prefetch import Prefetch
 
-DEFAULT_SORT_BUDGET_BYTES = 256 * 1024 * 1024
+DEFAULT_SORT_BUDGET_BYTES = 64 * 1024 * 1024
 _OUTPUT_BATCH_ROWS = 32_768
 _COUNTING_SORT_SPREAD = 8  # direct addressing while the key range is at most 8 slots per row
-_RANK_COLUMN = "__etl_key_rank"
+_MIN_RUN_BYTES = 1  # tests use a budget of 1 byte: every batch is a run
+_MIN_SPILL_BATCH_ROWS = 256
+_READ_AHEAD = 4  # batches decoded ahead of the run being sorted
 
 
 def dense_ranks(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
@@ -106,22 +103,45 @@ def _unique_key_order(combined: np.ndarray, key_range: int) -> np.ndarray | None
     return order if len(order) == len(combined) else None
 
 
-def _assemble(names: Sequence[str], *parts: pa.Table) -> pa.Table:
-    """One table with the columns of ``parts`` in the order ``names``."""
-    columns = {name: part.column(name) for part in parts for name in part.column_names}
-    return pa.table([columns[name] for name in names], names=list(names))
-
-
-def _single_batches(table: pa.Table) -> Iterator[pa.RecordBatch]:
-    yield from table.combine_chunks().to_batches()
-
-
 def _identity(rows: int) -> np.ndarray:
     return np.arange(rows, dtype=np.int64)
 
 
 def _is_identity(order: np.ndarray) -> bool:
     return bool(np.all(order == _identity(len(order))))
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with dictionary-encoded columns decoded (runs from different batches concatenate
+    and compare as plain values)."""
+    if not any(pa.types.is_dictionary(field.type) for field in batch.schema):
+        return batch
+    return pa.RecordBatch.from_arrays(
+        [decode_dictionary(column) for column in batch.columns], names=batch.schema.names
+    )
+
+
+def _key_at(batch: pa.RecordBatch | pa.Table, keys: Sequence[str], row: int) -> tuple:
+    return tuple(batch.column(name)[row].as_py() for name in keys)
+
+
+def _rows_up_to(batch: pa.RecordBatch, keys: Sequence[str], bound: tuple) -> int:
+    """How many leading rows of the key-ordered ``batch`` have a key <= ``bound``."""
+    low, high = 0, batch.num_rows
+    while low < high:
+        middle = (low + high) // 2
+        if _key_at(batch, keys, middle) <= bound:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _take_batches(table: pa.Table, order: np.ndarray, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The rows of ``table`` in ``order``, as contiguous batches of at most ``batch_rows``."""
+    for start in range(0, len(order), batch_rows):
+        taken = table.take(pa.array(order[start : start + batch_rows])).combine_chunks()
+        yield from taken.to_batches()
 
 
 class SortedRows:
@@ -132,121 +152,156 @@ class SortedRows:
         source: ParquetSource,
         key_columns: Sequence[str],
         budget_bytes: int = DEFAULT_SORT_BUDGET_BYTES,
+        spill_root: Path | None = None,
     ) -> None:
         self.source = source
-        # Ordered batches go to the CSV writer while the table is still in memory: smaller ones
-        # keep less in flight (the rows are taken from everywhere in the table anyway).
+        self.keys = list(key_columns)
         self.batch_rows = min(source.batch_rows, _OUTPUT_BATCH_ROWS)
-        self._spill: tempfile.TemporaryDirectory | None = None
-        self._table: pa.Table | None = None
-        self.bucket_count = 0
-        keys = list(key_columns)
-        others = [name for name in source.table.column_names if name not in keys]
-        if not keys:  # no primary key: nothing to order by, stream the file as it is
-            self._order = _identity(0)
+        self.run_bytes = max(budget_bytes // 2, _MIN_RUN_BYTES)
+        self.spill_root = spill_root
+        self.spill_directory: Path | None = None
+        self.run_count = 0  # sorted runs written to disk
+        self._runs: list[Path] = []
+        self._last: tuple[pa.Table, np.ndarray] | None = None  # the run kept in memory
+        if not self.keys or self._presorted():
             self.strategy = "presorted"
             return
-        # Two cores, two jobs: the worker materialises the other columns (while they fit the
-        # budget) as this thread orders the keys. The key columns are read first, alone: both
-        # reads decode on Arrow's thread pool, and the order is what everything else waits for.
-        # The worker reads through its own ParquetFile: one instance must not serve two threads.
-        keys_read = threading.Event()
-        with ThreadPoolExecutor(1, thread_name_prefix="keysort-read") as pool:
-            rest = pool.submit(source.read_within, budget_bytes, others, keys_read)
-            try:
-                key_table = source.read_columns(keys)
-                keys_read.set()
-                self._order = key_order(key_table)
-            finally:
-                keys_read.set()
-                other_table = rest.result()
-        if other_table is not None:
-            self._table = _assemble(source.table.column_names, key_table, other_table)
-            source.rows_read = self._table.num_rows
-        del key_table, other_table
-        if _is_identity(self._order):
-            self.strategy = "presorted"
-        elif self._table is not None:
-            self.strategy = "memory"
-        else:
-            self.strategy = "buckets"
-            self._distribute(source.estimated_bytes + source.estimate_bytes(keys), budget_bytes)
+        self._make_runs()
+        self.strategy = "merge" if self._runs else "memory"
 
-    def _distribute(self, estimated_bytes: int, budget_bytes: int) -> None:
-        """Spill every row to the file of its rank range (one streaming pass)."""
-        rows = len(self._order)
-        self.bucket_count = max(2, math.ceil(estimated_bytes / budget_bytes))
-        bucket_rows = math.ceil(rows / self.bucket_count)
-        ranks = np.empty(rows, dtype=np.int64)
-        ranks[self._order] = np.arange(rows, dtype=np.int64)
-        self._order = np.zeros(0, dtype=np.int64)  # no longer needed: free it before spilling
-        self._spill = tempfile.TemporaryDirectory(prefix="etl-keysort-")
-        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-        offset = 0
-        try:
-            for batch in self.source.batches():
-                batch_ranks = ranks[offset : offset + batch.num_rows]
-                offset += batch.num_rows
-                buckets = batch_ranks // bucket_rows
-                grouped = np.argsort(buckets, kind="stable")
-                grouped_buckets = buckets[grouped]
-                ordered = batch.take(pa.array(grouped)).append_column(
-                    _RANK_COLUMN, pa.array(batch_ranks[grouped])
+    def _check_keys(self, batch: pa.RecordBatch) -> None:
+        for name in self.keys:
+            nulls = batch.column(name).null_count
+            if nulls:
+                raise LoadError(
+                    f"{self.source.path} has {nulls} rows with NULL in the primary-key column "
+                    f"{name} of {self.source.table.name}; key columns are NOT NULL — fix the "
+                    "transform"
                 )
-                bounds = np.searchsorted(grouped_buckets, np.arange(self.bucket_count + 1))
-                for bucket in np.unique(grouped_buckets):
-                    start, stop = bounds[bucket], bounds[bucket + 1]
-                    if bucket not in writers:
-                        writers[bucket] = pa.ipc.new_stream(
-                            self._bucket_path(bucket), ordered.schema
-                        )
-                    writers[bucket].write_batch(ordered.slice(start, stop - start))
-        finally:
-            for writer in writers.values():
-                writer.close()
 
-    def _bucket_path(self, bucket: int) -> Path:
-        assert self._spill is not None
-        return Path(self._spill.name) / f"bucket-{int(bucket):05d}.arrow"
+    def _presorted(self) -> bool:
+        """True when the rows already are in key order (one streaming pass over the keys)."""
+        previous: tuple | None = None
+        for batch in self.source.batches(self.keys, threads=True):
+            if not batch.num_rows:
+                continue
+            batch = _plain(batch)
+            self._check_keys(batch)
+            if previous is not None and _key_at(batch, self.keys, 0) < previous:
+                return False
+            if not _is_identity(key_order(pa.Table.from_batches([batch]))):
+                return False
+            previous = _key_at(batch, self.keys, batch.num_rows - 1)
+        return True
+
+    def _make_runs(self) -> None:
+        """Stream the file into sorted runs: spilled to disk, except the last."""
+        pending: list[pa.RecordBatch] = []
+        pending_bytes = 0
+        # The server waits for the first sorted row: use both cores. A thread decodes the next
+        # batches (Arrow releases the GIL) while this one orders and spills the previous run.
+        with Prefetch(self.source.batches(threads=True), _READ_AHEAD, "keysort-read") as batches:
+            for batch in batches:
+                batch = _plain(batch)
+                self._check_keys(batch)  # the merge compares keys as Python values
+                pending.append(batch)
+                pending_bytes += batch.nbytes
+                if pending_bytes >= self.run_bytes:
+                    self._spill(self._sorted(pending))
+                    pending, pending_bytes = [], 0
+        self._last = self._sorted(pending)
+
+    def _sorted(self, batches: list[pa.RecordBatch]) -> tuple[pa.Table, np.ndarray]:
+        if not batches:
+            empty = self.source.file.schema_arrow.empty_table()
+            return empty.select(self.source.table.column_names), _identity(0)
+        # Contiguous columns: ``take`` from one chunk measured twice as fast as from many.
+        table = pa.Table.from_batches(batches).combine_chunks()
+        batches.clear()  # the caller's list: free the chunks now, not after the sort
+        return table, key_order(table.select(self.keys))
+
+    def _spill_batch_rows(self, table: pa.Table) -> int:
+        """Rows per batch of a spilled run, so that one batch of every run (what the merge
+        buffers) takes about a quarter of the budget, however many runs the file needs."""
+        row_bytes = max(table.nbytes / max(table.num_rows, 1), 1.0)
+        expected_runs = max(math.ceil(row_bytes * self.source.num_rows / self.run_bytes), 2)
+        rows = int(self.run_bytes / 2 / expected_runs / row_bytes)
+        return max(_MIN_SPILL_BATCH_ROWS, min(rows, self.batch_rows))
+
+    def _spill(self, run: tuple[pa.Table, np.ndarray]) -> None:
+        table, order = run
+        if self.spill_directory is None:
+            if self.spill_root is not None:
+                self.spill_root.mkdir(parents=True, exist_ok=True)
+            self.spill_directory = Path(tempfile.mkdtemp(prefix="keysort-", dir=self.spill_root))
+        path = self.spill_directory / f"run-{len(self._runs):05d}.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+            for batch in _take_batches(table, order, self._spill_batch_rows(table)):
+                writer.write_batch(batch)
+        self._runs.append(path)
+        self.run_count = len(self._runs)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Record batches in key order (each at most ``batch_rows`` rows)."""
         try:
-            if self.strategy == "presorted" and self._table is not None:
-                yield from self._table.to_batches(max_chunksize=self.batch_rows)
-            elif self.strategy == "presorted":
+            if self.strategy == "presorted":
                 yield from self.source.batches()
             elif self.strategy == "memory":
-                yield from self._batches_from_memory()
+                assert self._last is not None
+                table, order = self._last
+                self._last = None
+                yield from _take_batches(table, order, self.batch_rows)
             else:
-                yield from self._batches_from_buckets()
+                yield from self._merged()
         finally:
             self.close()
 
-    def _batches_from_memory(self) -> Iterator[pa.RecordBatch]:
-        assert self._table is not None
-        for start in range(0, len(self._order), self.batch_rows):
-            chunk = pa.array(self._order[start : start + self.batch_rows])
-            yield from _single_batches(self._table.take(chunk))
+    def _run_batches(self, path: Path) -> Iterator[pa.RecordBatch]:
+        with pa.OSFile(str(path), "rb") as handle, pa.ipc.open_stream(handle) as reader:
+            yield from reader
+        path.unlink(missing_ok=True)
 
-    def _batches_from_buckets(self) -> Iterator[pa.RecordBatch]:
-        for bucket in range(self.bucket_count):
-            path = self._bucket_path(bucket)
-            if not path.exists():
-                continue
-            with pa.ipc.open_stream(path) as reader:
-                table = reader.read_all()
-            path.unlink()
-            order = np.argsort(table.column(_RANK_COLUMN).to_numpy(), kind="stable")
-            table = table.drop_columns([_RANK_COLUMN])
-            for start in range(0, len(order), self.batch_rows):
-                yield from _single_batches(
-                    table.take(pa.array(order[start : start + self.batch_rows]))
-                )
+    def _merged(self) -> Iterator[pa.RecordBatch]:
+        assert self._last is not None
+        table, order = self._last
+        self._last = None
+        sources: list[Iterator[pa.RecordBatch]] = [self._run_batches(path) for path in self._runs]
+        sources.append(_take_batches(table, order, self.batch_rows))
+        heads: list[list[Any]] = []  # [run iterator, its buffered batch (rows not yet sent)]
+        for run in sources:
+            self._refill(heads, run, None)
+        while len(heads) > 1:
+            bound = min(_key_at(buffer, self.keys, buffer.num_rows - 1) for _, buffer in heads)
+            parts = []
+            for head in heads:
+                count = _rows_up_to(head[1], self.keys, bound)
+                if count:
+                    parts.append(head[1].slice(0, count))
+                    head[1] = head[1].slice(count)
+            step = pa.Table.from_batches(parts).combine_chunks()
+            yield from _take_batches(step, key_order(step.select(self.keys)), self.batch_rows)
+            current, heads = heads, []
+            for run, buffer in current:
+                self._refill(heads, run, buffer)
+        for run, buffer in heads:  # one run left: the rest of it is in order
+            yield buffer
+            yield from run
+
+    @staticmethod
+    def _refill(heads: list[list[Any]], run: Iterator[pa.RecordBatch], buffer: Any) -> None:
+        """Keep ``run`` among ``heads`` with a non-empty buffer, unless it is used up."""
+        while buffer is None or buffer.num_rows == 0:
+            buffer = next(run, None)
+            if buffer is None:
+                return
+        heads.append([run, buffer])
 
     def close(self) -> None:
-        """Free the in-memory table and delete spill files (idempotent)."""
-        self._table = None
-        if self._spill is not None:
-            self._spill.cleanup()
-            self._spill = None
+        """Free the in-memory run and delete the spill files (idempotent)."""
+        self._last = None
+        if self.spill_directory is not None:
+            for path in self._runs:
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.spill_directory.rmdir()
+            self.spill_directory = None

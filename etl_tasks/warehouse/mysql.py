@@ -24,6 +24,14 @@ collide, and such a load fails on the duplicate instead of storing both). DDL co
 MySQL, so it runs only in :meth:`ensure_schema`; the staging table of an upsert is ``TEMPORARY``,
 which does not commit.
 
+Bounded waits ([warehouse] in luigi.cfg, :mod:`etl_tasks.warehouse.settings`): pymysql's read
+and write socket timeouts, TCP keepalives and ``TCP_USER_TIMEOUT`` on the socket, and the
+server's ``net_read_timeout`` and statement limit for the session, so a partition mid-LOAD DATA
+fails the load with a message instead of hanging the run.
+
+The named pipe and the sort's spill files live in the load's scratch directory under the output
+directory (:mod:`etl_tasks.warehouse.scratch`), never in ``/tmp``.
+
 URL: ``mysql://user:password@host:port/database`` (pymysql; ``mariadb://`` and
 ``mysql+pymysql://`` are accepted too).
 """
@@ -31,6 +39,7 @@ URL: ``mysql://user:password@host:port/database`` (pymysql; ``mariadb://`` and
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -39,12 +48,13 @@ import pymysql
 from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.csv_stream import csv_chunks
 from etl_tasks.warehouse.ddl import key_columns
-from etl_tasks.warehouse.key_sort import DEFAULT_SORT_BUDGET_BYTES, SortedRows
+from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.pipe_feed import PipeFeed
 from etl_tasks.warehouse.prefetch import Prefetch
 from etl_tasks.warehouse.render import MYSQL, render_batch
+from etl_tasks.warehouse.settings import WarehouseSettings, set_keepalive
 from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse
 
 KEY_TEXT = "VARCHAR(191)"  # 191 x 4 bytes fits the 767-byte index prefix of older InnoDB formats
@@ -63,15 +73,39 @@ MAX_REPORTED = 5
 LOCAL_INFILE_REFUSED = (1148, 3948)
 
 
+def _socket_timeout(error: BaseException | None) -> BaseException | None:
+    """The pymysql socket timeout (2006/2013 with "timed out") behind ``error``, if any.
+
+    The chain is searched because pymysql masks a failed LOAD DATA LOCAL send: its ``finally``
+    writes the end-of-file packet on the socket it just closed and raises AttributeError."""
+    seen = 0
+    while error is not None and seen < 8:
+        if (
+            isinstance(error, pymysql.err.OperationalError)
+            and error.args
+            and error.args[0] in (2006, 2013)
+            and "timed out" in str(error).lower()
+        ):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
+
+
 class MySQLWarehouse(SqlWarehouse):
     """A MySQL or MariaDB database (one URL); loads with sorted, streamed LOAD DATA."""
 
     dialect = "mysql"
     inline_indexes = True
+    uses_scratch = True
 
-    def __init__(self, url: str, sort_budget_bytes: int = DEFAULT_SORT_BUDGET_BYTES) -> None:
-        super().__init__(url)
-        self.sort_budget_bytes = sort_budget_bytes
+    def __init__(
+        self,
+        url: str,
+        sort_budget_bytes: int | None = None,
+        settings: WarehouseSettings | None = None,
+    ) -> None:
+        super().__init__(url, settings)
+        self.sort_budget_bytes = sort_budget_bytes or self.settings.sort_budget_bytes
         self.last_sort_strategy = ""  # how the last load ordered its rows (logs, tests)
 
     def _connect(self) -> Any:
@@ -82,7 +116,9 @@ class MySQLWarehouse(SqlWarehouse):
                 f"the warehouse URL {self.redacted_url} names no database: use "
                 "mysql://user:password@host:port/database. " + URL_HINT
             )
-        return pymysql.connect(
+        settings = self.settings
+        answer, stall = settings.answer_timeout_s, settings.stall_limit_s
+        connection = pymysql.connect(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 3306,
             user=unquote(parts.username or "root"),
@@ -92,7 +128,49 @@ class MySQLWarehouse(SqlWarehouse):
             local_infile=True,
             autocommit=False,
             connect_timeout=10,
+            # Socket timeouts of every read (an answer) and every write (rows of LOAD DATA).
+            read_timeout=None if math.isinf(answer) else answer,
+            write_timeout=None if math.isinf(stall) else stall,
             init_command="SET time_zone = '+00:00'",
+        )
+        set_keepalive(connection._sock, settings)  # pymysql has no option for it
+        with connection.cursor() as cursor:
+            for statement in self._session_limits(str(connection.get_server_info())):
+                cursor.execute(statement)
+        connection.commit()
+        return connection
+
+    def _session_limits(self, version: str) -> list[str]:
+        """The server's side of the bounded waits: how long it waits for the client's rows
+        (``net_read_timeout``) and answers, and its own statement limit (MariaDB's
+        ``max_statement_time``; MySQL only bounds SELECTs, with ``max_execution_time``)."""
+        settings = self.settings
+        statements = []
+        if settings.stall_timeout_s > 0:
+            seconds = max(math.ceil(settings.stall_timeout_s), 1)
+            statements.append(
+                f"SET SESSION net_read_timeout = {seconds}, net_write_timeout = {seconds}"
+            )
+        if settings.statement_timeout_s > 0:
+            if "mariadb" in version.lower():
+                statements.append(
+                    f"SET SESSION max_statement_time = {float(settings.statement_timeout_s)}"
+                )
+            else:
+                milliseconds = int(settings.statement_timeout_s * 1000)
+                statements.append(f"SET SESSION max_execution_time = {milliseconds}")
+        return statements
+
+    def _lost_connection(self, error: BaseException) -> str | None:
+        timeout = _socket_timeout(error)
+        if timeout is None:
+            return None
+        return (
+            f"the connection to the {self.dialect} warehouse {self.redacted_url} timed out "
+            f"({self._clean(timeout)}): no data moved for {self.settings.stall_timeout_s:g} s "
+            f"while sending rows, or no answer within {self.settings.answer_timeout_s:g} s "
+            "(network partition or a frozen server?); the server rolls back what it had not "
+            "committed ([warehouse] stall_timeout_s / statement_timeout_s)"
         )
 
     def quote(self, name: str) -> str:
@@ -126,13 +204,15 @@ class MySQLWarehouse(SqlWarehouse):
         return str(cursor.fetchone()[0])
 
     def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
-        rows = SortedRows(source, table.primary_key, self.sort_budget_bytes)
+        rows = SortedRows(
+            source, table.primary_key, self.sort_budget_bytes, source.scratch_directory
+        )
         self.last_sort_strategy = rows.strategy
         try:
             rendered = (render_batch(batch, table, MYSQL) for batch in rows.batches())
             with (
                 Prefetch(csv_chunks(rendered, null_token="NULL"), name="load-render") as chunks,
-                PipeFeed(chunks) as feed,
+                PipeFeed(chunks, directory=source.scratch_directory) as feed,
             ):
                 self._load_data_local(cursor, table, target, feed.path)
                 feed.finish()

@@ -2,10 +2,11 @@
 
 ``LOAD DATA LOCAL INFILE`` makes the server ask the client for a file *name*, which pymysql then
 opens and streams. Writing the whole CSV to a temporary file first would serialise the work:
-render everything, then let the server ingest. A named pipe (FIFO) in a private temporary
-directory lets a producer thread render and write while the driver reads and the server ingests
-on the other core, so the load costs little more than the server's own time (DESIGN.md §5).
-Where FIFOs do not exist (Windows) the chunks are written to a temporary file first.
+render everything, then let the server ingest. A named pipe (FIFO) in a private directory under
+the load's scratch directory lets a producer thread render and write while the driver reads and
+the server ingests on the other core, so the load costs little more than the server's own
+time (DESIGN.md §5). Where FIFOs do not exist (Windows) the chunks are written to a temporary
+file first.
 
 Failure handling, the part that makes a pipe safe to use:
 
@@ -36,9 +37,16 @@ _JOIN_SECONDS = 60.0
 class PipeFeed:
     """Context manager: ``path`` is readable once, yielding the concatenated ``chunks``."""
 
-    def __init__(self, chunks: Iterable[bytes | memoryview | object], prefix: str = "etl-feed-"):
+    def __init__(
+        self,
+        chunks: Iterable[bytes | memoryview | object],
+        prefix: str = "etl-feed-",
+        directory: Path | None = None,
+    ):
         self._chunks = chunks
-        self._directory = Path(tempfile.mkdtemp(prefix=prefix))
+        # ``directory``: the load's scratch directory (etl_tasks.warehouse.scratch), so a killed
+        # process leaves its FIFO where the next run removes it, not in /tmp forever.
+        self._directory = Path(tempfile.mkdtemp(prefix=prefix, dir=directory))
         self.path = str(self._directory / "rows.csv")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -1,30 +1,39 @@
-"""PostgreSQL warehouse: Parquet streamed through ``COPY ... FROM STDIN (FORMAT csv)``.
+"""PostgreSQL warehouse: Parquet streamed through ``COPY ... FROM STDIN (FORMAT binary)``.
 
-Record batches are read from the Parquet file one at a time, rendered to CSV by Arrow's C++
-writer in a background thread a couple of batches ahead (:mod:`etl_tasks.warehouse.prefetch`), and
-handed to ``cursor.copy_expert`` through a file object that serves 1 MiB reads, so no temporary
-file is written and memory stays at a few batches. The server parses and inserts while the client
-renders the next batches; measured at 1.1x the time of ``psql \\copy`` of a ready CSV file
-(DESIGN.md §5; ``python -m benchmarks.load_benchmark --target postgres`` re-measures it).
+Record batches are read from the Parquet file one at a time, encoded in PostgreSQL's binary COPY
+format by Arrow and numpy kernels (:mod:`etl_tasks.warehouse.pg_binary`) in a background thread a
+couple of batches ahead (:mod:`etl_tasks.warehouse.prefetch`), and handed to
+``cursor.copy_expert`` through a file object that serves 1 MiB reads, so no temporary file is
+written and memory stays at a few batches. The server stores values without parsing text while
+the client encodes the next batches, inside the transaction that also deletes the partition and
+writes the marker. ``python -m benchmarks.load_benchmark --target postgres`` measures it against
+``psql \\copy`` of a ready CSV file and against ADBC's ``adbc_ingest``.
 
-Types: timestamps are ``timestamptz`` (sent with an explicit ``+00``), json is ``jsonb``,
-decimal(P,S) is ``numeric(P,S)``. The session runs in UTC.
+Types: timestamps are ``timestamptz``, json is ``jsonb``, decimal(P,S) is ``numeric(P,S)``. The
+session runs in UTC.
+
+Bounded waits ([warehouse] in luigi.cfg, :mod:`etl_tasks.warehouse.settings`): TCP keepalives
+and ``tcp_user_timeout`` on both ends, the server's ``statement_timeout``, and a
+:class:`~etl_tasks.warehouse.watchdog.Watchdog` that cuts a connection which stops taking rows
+or answering, since libpq itself would wait forever.
 
 URL: ``postgresql://user:password@host:port/database`` (libpq URI; ``postgres://`` also works).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg2
 
-from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader, csv_chunks
+from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.pg_binary import copy_chunks
 from etl_tasks.warehouse.prefetch import Prefetch
-from etl_tasks.warehouse.render import POSTGRES, render_batch
 from etl_tasks.warehouse.sql_base import SqlWarehouse
+from etl_tasks.warehouse.watchdog import Watchdog
 
 TYPES = {
     "text": "text",
@@ -45,12 +54,44 @@ class PostgresWarehouse(SqlWarehouse):
 
     def _connect(self) -> Any:
         url = self.url.replace("postgres://", "postgresql://", 1)
-        connection = psycopg2.connect(url, connect_timeout=10, application_name="etl_tasks")
+        connection = psycopg2.connect(url, **self.connect_options())
         connection.set_client_encoding("UTF8")
         with connection.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'UTC'")
         connection.commit()
         return connection
+
+    def connect_options(self) -> dict[str, Any]:
+        """libpq options: TCP keepalives and user timeout on the client's socket, and the same
+        limits plus ``statement_timeout`` for the server's side of the session ([warehouse])."""
+        settings = self.settings
+        stall_ms = int(max(settings.stall_timeout_s, 0) * 1000)
+        server = {
+            "statement_timeout": int(max(settings.statement_timeout_s, 0) * 1000),
+            "tcp_keepalives_idle": settings.keepalive_idle_s,
+            "tcp_keepalives_interval": settings.keepalive_interval_s,
+            "tcp_keepalives_count": settings.keepalive_count,
+            "tcp_user_timeout": stall_ms,
+        }
+        return {
+            "connect_timeout": 10,
+            "application_name": "etl_tasks",
+            "keepalives": 1,
+            "keepalives_idle": settings.keepalive_idle_s,
+            "keepalives_interval": settings.keepalive_interval_s,
+            "keepalives_count": settings.keepalive_count,
+            "tcp_user_timeout": stall_ms,
+            "options": " ".join(f"-c {name}={value}" for name, value in server.items()),
+        }
+
+    def _guard(self, connection: Any) -> contextlib.AbstractContextManager[Watchdog | None]:
+        # libpq has no client-side timeout of its own: see etl_tasks.warehouse.watchdog.
+        return Watchdog(
+            connection.fileno(),
+            self.settings.answer_timeout_s,
+            self.settings.stall_limit_s,
+            f"the {self.dialect} warehouse {self.redacted_url}",
+        )
 
     def quote(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -72,14 +113,25 @@ class PostgresWarehouse(SqlWarehouse):
         return str(cursor.fetchone()[0])
 
     def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
-        rendered = (render_batch(batch, table, POSTGRES) for batch in source.batches())
-        with Prefetch(csv_chunks(rendered, null_token=""), name="copy-render") as chunks:
-            cursor.copy_expert(
-                f"COPY {target} ({self._columns_sql(table.column_names)}) FROM STDIN "
-                "WITH (FORMAT csv, NULL '')",
-                ChunkReader(chunks),
-                size=COPY_READ_BYTES,
+        guard = self._watchdog
+        with Prefetch(copy_chunks(source.batches(), table), name="copy-encode") as chunks:
+            reader = ChunkReader(
+                chunks,
+                on_read=guard.progress if guard else None,
+                on_end=guard.waiting if guard else None,
             )
+            if guard is not None:
+                guard.streaming()
+            try:
+                cursor.copy_expert(
+                    f"COPY {target} ({self._columns_sql(table.column_names)}) FROM STDIN "
+                    "WITH (FORMAT binary)",
+                    reader,
+                    size=COPY_READ_BYTES,
+                )
+            finally:
+                if guard is not None:
+                    guard.waiting()
         return cursor.rowcount
 
     def _create_staging(self, cursor: Any, table: TableSpec) -> str:

@@ -38,6 +38,9 @@ from etl_tasks.warehouse.ddl import (
 from etl_tasks.warehouse.interface import LoadMarker, Warehouse
 from etl_tasks.warehouse.model import TableSpec
 from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
+from etl_tasks.warehouse.scratch import load_scratch, remove_scratch
+from etl_tasks.warehouse.settings import WarehouseSettings
+from etl_tasks.warehouse.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +62,15 @@ class SqlWarehouse(Warehouse):
     batch_rows = DEFAULT_BATCH_ROWS  # rows per streamed record batch
     # MySQL has no CREATE INDEX IF NOT EXISTS: it declares indexes inside CREATE TABLE.
     inline_indexes = False
+    # Loads that write temporary files (FIFO, sort runs) get a scratch directory under the output
+    # directory (etl_tasks.warehouse.scratch), removed when the load ends and by the next run.
+    uses_scratch = False
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, settings: WarehouseSettings | None = None) -> None:
         self.url = url
+        self.settings = settings or WarehouseSettings.from_config()
         self._connection: Any = None
+        self._watchdog: Watchdog | None = None  # guards the current transaction, if any
 
     # ---- hooks -------------------------------------------------------------------------------
 
@@ -142,22 +150,47 @@ class SqlWarehouse(Warehouse):
                 ) from None
         return self._connection
 
+    def _guard(self, connection: Any) -> contextlib.AbstractContextManager[Watchdog | None]:
+        """A :class:`Watchdog` for drivers without their own timeouts (PostgreSQL)."""
+        return contextlib.nullcontext()
+
+    def _lost_connection(self, error: BaseException) -> str | None:
+        """Why ``error`` means the connection is gone (a timeout fired), or None."""
+        return None
+
+    def _drop_connection(self) -> None:
+        """Forget a connection that can no longer be used (closed without waiting)."""
+        connection, self._connection = self._connection, None
+        with contextlib.suppress(Exception):
+            connection.close()
+
     @contextlib.contextmanager
     def _transaction(self, write: bool = False) -> Iterator[Any]:
-        """A cursor inside one transaction: committed on success, rolled back on any error."""
+        """A cursor inside one transaction: committed on success, rolled back on any error.
+
+        A connection cut by the watchdog or by a driver timeout is dropped (the server rolls
+        back what it never saw committed) and the error says which limit fired."""
         connection = self.connection()
-        cursor = connection.cursor()
-        try:
-            self._begin(cursor, write)
-            yield cursor
-            connection.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                connection.rollback()
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                cursor.close()
+        with self._guard(connection) as guard:
+            self._watchdog = guard
+            cursor = connection.cursor()
+            try:
+                self._begin(cursor, write)
+                yield cursor
+                connection.commit()
+            except BaseException as error:
+                lost = guard.reason if guard is not None else None
+                lost = lost or self._lost_connection(error)
+                if lost:
+                    self._drop_connection()
+                    raise LoadError(lost) from error
+                with contextlib.suppress(Exception):
+                    connection.rollback()
+                raise
+            finally:
+                self._watchdog = None
+                with contextlib.suppress(Exception):
+                    cursor.close()
 
     @contextlib.contextmanager
     def _failing_as_load_error(self, action: str) -> Iterator[None]:
@@ -367,6 +400,8 @@ class SqlWarehouse(Warehouse):
                 "build the marker from the same table and date"
             )
         source = ParquetSource(Path(parquet_path), table, partition, self.batch_rows)
+        if self.uses_scratch:
+            source.scratch_directory = load_scratch(Path(parquet_path), table.name)
         try:
             with self._transaction(write=True) as cursor:
                 loaded = self._load_rows(cursor, table, partition, source)
@@ -386,6 +421,8 @@ class SqlWarehouse(Warehouse):
             ) from error
         finally:
             source.close()
+            if source.scratch_directory is not None:
+                remove_scratch(source.scratch_directory)
         logger.info("loaded %d rows into %s", loaded, what)
         return loaded
 

@@ -355,7 +355,7 @@ POSITIONS = TableSpec(
     ("budget", "presort", "strategy"),
     [
         (2**30, False, "memory"),
-        (1, False, "buckets"),
+        (1, False, "merge"),
         (1, True, "presorted"),
         (2**30, True, "presorted"),
     ],
@@ -368,9 +368,11 @@ def test_sorted_rows_strategies_yield_every_row_in_key_order(
         table = table.sort_by([("fund", "ascending"), ("asset", "ascending")])
     pq.write_table(table, tmp_path / "p.parquet", row_group_size=128)
     source = ParquetSource(tmp_path / "p.parquet", POSITIONS, DAY, batch_rows=100)
-    rows = SortedRows(source, POSITIONS.primary_key, budget_bytes=budget)
+    rows = SortedRows(
+        source, POSITIONS.primary_key, budget_bytes=budget, spill_root=tmp_path / "scratch"
+    )
     assert rows.strategy == strategy
-    spill = rows._spill.name if rows._spill else None
+    spill = rows.spill_directory
     batches = list(rows.batches())
     assert all(batch.num_rows <= 100 for batch in batches)
     loaded = pa.Table.from_batches(batches)
@@ -378,8 +380,9 @@ def test_sorted_rows_strategies_yield_every_row_in_key_order(
     assert keys == sorted(zip(table["fund"].to_pylist(), table["asset"].to_pylist(), strict=True))
     assert sorted(loaded["qty"].to_pylist()) == list(range(1000))
     assert source.rows_read == 1000
-    if strategy == "buckets":
-        assert rows.bucket_count >= 2 and spill is not None and not os.path.exists(spill)
+    if strategy == "merge":  # sorted runs were spilled under the scratch root, then removed
+        assert rows.run_count >= 2 and spill is not None and spill.parent == tmp_path / "scratch"
+        assert not spill.exists()
 
 
 # ---- threads and pipes ---------------------------------------------------------------------
@@ -480,3 +483,14 @@ def test_source_names_a_missing_file_a_broken_file_and_missing_columns(tmp_path:
     pq.write_table(pa.table({"fund": ["f"]}), tmp_path / "few.parquet")
     with pytest.raises(LoadError, match=r"lacks columns \['day', 'asset', 'qty'\]"):
         ParquetSource(tmp_path / "few.parquet", POSITIONS, DAY)
+
+
+def test_sorted_rows_refuse_a_null_key_wherever_it_is(tmp_path: Path) -> None:
+    table = positions_table(1000)
+    funds = table["fund"].to_pylist()
+    funds[900] = None  # far after the first batch, which alone decides "not presorted"
+    table = table.set_column(0, "fund", pa.array(funds, pa.string()))
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=128)
+    source = ParquetSource(tmp_path / "p.parquet", POSITIONS, DAY, batch_rows=100)
+    with pytest.raises(LoadError, match="1 rows with NULL in the primary-key column fund"):
+        SortedRows(source, POSITIONS.primary_key, budget_bytes=1, spill_root=tmp_path / "s")

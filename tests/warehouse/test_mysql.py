@@ -1,6 +1,6 @@
 """MySQLWarehouse against the real MariaDB/MySQL server: the shared warehouse contract plus MySQL's
 own concerns — VARCHAR keys and utf8mb4_bin DDL, rows sorted by primary key before LOAD DATA
-(in memory, presorted, or by external buckets), and a producer that fails mid-stream.
+(in memory, presorted, or by an external merge), and a producer that fails mid-stream.
 
 Run: .venv/bin/pytest tests/warehouse/test_mysql.py   (needs MariaDB at 127.0.0.1:3306)
 """
@@ -134,15 +134,15 @@ RANDOM_ORDER = [
 
 
 @pytest.mark.parametrize(
-    ("budget", "strategy"), [(256 * 2**20, "memory"), (1, "buckets")], ids=["memory", "buckets"]
+    ("budget", "strategy"), [(256 * 2**20, "memory"), (1, "merge")], ids=["memory", "merge"]
 )
-def test_rows_in_api_order_are_sorted_by_key_in_memory_or_by_buckets(
+def test_rows_in_api_order_are_sorted_by_key_in_memory_or_by_external_merge(
     mysql_url: str, my_reader: Reader, tmp_path: Path, budget: int, strategy: str
 ) -> None:
     table = positions_spec(f"mysort_{strategy}")
     source = positions_file(tmp_path / "p.parquet", RANDOM_ORDER)
     with MySQLWarehouse(mysql_url, sort_budget_bytes=budget) as warehouse:
-        warehouse.batch_rows = 2  # several batches and several buckets from seven rows
+        warehouse.batch_rows = 2  # several batches and several sorted runs from seven rows
         warehouse.ensure_schema([table])
         assert warehouse.load_partition(table, source, DAY, marker_for(table, "p")) == 7
         assert warehouse.last_sort_strategy == strategy

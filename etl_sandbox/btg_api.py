@@ -46,6 +46,7 @@ from etl_sandbox.btg_reports import (
     build_nav_funds,
     build_portfolio_file,
     nav_page,
+    page_as_string,
     total_pages,
 )
 from etl_sandbox.btg_settings import BtgSettings
@@ -311,7 +312,8 @@ class BtgApi(SandboxApi):
         if isinstance(ticket.request, PortfolioRequest):
             ticket.file = build_portfolio_file(dataset, ticket.request, settings)
         else:
-            ticket.funds = build_nav_funds(dataset, ticket.request)
+            ticket.funds = build_nav_funds(dataset, ticket.request, settings.realistic_numbers,
+                                           settings.added_fields)
         ticket.ready = True
 
     def _file_answer(self, ticket: Ticket, ctx: SandboxContext,
@@ -340,7 +342,8 @@ class BtgApi(SandboxApi):
             return validation_response(
                 {"pageNumber": [f"pageNumber must be between 1 and totalPages ({pages})"]},
                 self.state.rng)
-        body = dumps(nav_page(funds, page, size, settings.page_as_string)).encode("utf-8")
+        as_string = page_as_string(settings, ticket.request)
+        body = dumps(nav_page(funds, page, size, as_string, settings.added_fields)).encode("utf-8")
         return Response(200, body, {"Content-Type": JSON_CONTENT_TYPE})
 
     # ----- downloads ------------------------------------------------------------------------

@@ -13,6 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 
+class JsonNumber(str):
+    """A number token written verbatim (``0.44200000000000006``, ``1E-05``): how the realistic
+    numbers of :mod:`etl_sandbox.btg_numbers` reach the wire exactly as a .NET service writes
+    them. The text must be a valid JSON number."""
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text of ``value``; Decimals appear as their exact digits (``1.52345678``)."""
     parts: list[str] = []
@@ -21,7 +27,9 @@ def dumps(value: Any) -> str:
 
 
 def _encode(value: Any, parts: list[str]) -> None:
-    if value is None or isinstance(value, (bool, str, int)):
+    if isinstance(value, JsonNumber):
+        parts.append(str(value))
+    elif value is None or isinstance(value, (bool, str, int)):
         parts.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, Decimal):
         if not value.is_finite():

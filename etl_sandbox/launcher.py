@@ -104,7 +104,7 @@ def start_sandbox(
         str(port),
         *(extra_args or []),
     ]
-    log = open(log_path, "ab") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
+    log = open(log_path, "a+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         command, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
     )

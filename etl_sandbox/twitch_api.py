@@ -9,12 +9,19 @@ token-bucket rate limit (``Ratelimit-*`` headers, 429) and cursor pagination. Da
 
 Settings (``SANDBOX_*`` env vars, CLI flags or ``POST /_sandbox/config``):
 ``TWITCH_USERS`` (200), ``TWITCH_GAMES`` (40), ``TWITCH_RATELIMIT`` (800 points per minute),
-``TWITCH_TOKEN_TTL`` (5011271 s).
+``TWITCH_TOKEN_TTL`` (5011271 s), ``TWITCH_LATENCY_MS`` (0: time every Helix and id answer takes),
+``TWITCH_DANGLING_CURSORS`` (0: when 1, a last page's cursor leads to an empty page),
+``TWITCH_PARTNER_HISTORY_DAYS`` (90: days of uploads a partner keeps visible).
+
+``TWITCH_PROFILE=real-day`` sets what a real Twitch day looks like (api-contract.md A4) as the
+default of each of those: 410,000 users (about 100,000 live at once), the 800-point bucket, 150 ms
+per answer, dangling cursors and partners with hundreds of past videos. Explicit settings win.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -28,7 +35,7 @@ from etl_sandbox.framework import (
     setting_key,
 )
 from etl_sandbox.twitch_auth import RateLimiter, TokenStore
-from etl_sandbox.twitch_data import DEFAULT_GAMES, DEFAULT_USERS, TwitchDataset
+from etl_sandbox.twitch_data import CONTENT_DAYS, DEFAULT_GAMES, DEFAULT_USERS, TwitchDataset
 from etl_sandbox.twitch_endpoints import HELIX_ENDPOINTS, Endpoint, HelixError, Params
 
 CLIENT_ID = "sandboxtwitchclientid0000000001"
@@ -36,7 +43,18 @@ CLIENT_SECRET = "sandbox-twitch-secret"
 DEFAULT_RATELIMIT = 800
 DEFAULT_TOKEN_TTL = 5_011_271
 INVALID_TOKEN_CHALLENGE = 'OAuth realm="TwitchTV", error="invalid_token"'
-DATASET_SETTINGS = frozenset({setting_key("twitch_users"), setting_key("twitch_games")})
+DATASET_SETTINGS = frozenset({setting_key("twitch_users"), setting_key("twitch_games"),
+                              setting_key("twitch_partner_history_days"),
+                              setting_key("twitch_profile")})
+# Defaults of the real-day profile (explicit settings override each of them).
+REAL_DAY_PROFILE = {
+    "twitch_users": "410000",
+    "twitch_ratelimit": "800",
+    "twitch_latency_ms": "150",
+    "twitch_dangling_cursors": "1",
+    "twitch_partner_history_days": "1000",
+}
+PROFILES = {"": {}, "default": {}, "real-day": REAL_DAY_PROFILE}
 
 
 def helix_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -79,6 +97,8 @@ class TwitchApi(SandboxApi):
     def configure(self, ctx: SandboxContext, changed: set[str]) -> None:
         self._capacity(ctx)
         self._token_ttl(ctx)
+        self._latency_s(ctx)
+        self._dangling(ctx)
         if changed & DATASET_SETTINGS:
             self._data = self._dataset(ctx)
 
@@ -111,6 +131,11 @@ class TwitchApi(SandboxApi):
         return helix_error(status, "" if status >= 500 else _reason(status), headers)
 
     def handle(self, request: Request, ctx: SandboxContext) -> Response:
+        latency = self._latency_s(ctx)
+        if latency > 0:
+            # Real answers take 100-200 ms: a client waiting for each one before the next uses
+            # only part of the bucket. The server is threaded, so overlapping requests overlap.
+            time.sleep(latency)
         path = request.path.rstrip("/") or "/"
         if path == "/id/oauth2/token":
             if request.method != "POST":
@@ -137,18 +162,41 @@ class TwitchApi(SandboxApi):
         return self._data
 
     @staticmethod
-    def _dataset(ctx: SandboxContext) -> TwitchDataset:
-        users = ctx.int_setting("twitch_users", DEFAULT_USERS, minimum=1)
-        games = ctx.int_setting("twitch_games", DEFAULT_GAMES, minimum=1)
-        return TwitchDataset(ctx.seed, users=users, games=games)
+    def _profile(ctx: SandboxContext) -> dict[str, str]:
+        name = ctx.setting("twitch_profile", "").strip().lower()
+        if name not in PROFILES:
+            raise ValueError(f"setting SANDBOX_TWITCH_PROFILE={name!r} is not one of "
+                             f"{', '.join(p for p in PROFILES if p)}")
+        return PROFILES[name]
 
-    @staticmethod
-    def _capacity(ctx: SandboxContext) -> int:
-        return ctx.int_setting("twitch_ratelimit", DEFAULT_RATELIMIT, minimum=1)
+    @classmethod
+    def _int(cls, ctx: SandboxContext, name: str, default: int, minimum: int = 0) -> int:
+        """An integer knob whose default comes from the profile, then from ``default``."""
+        fallback = int(cls._profile(ctx).get(name, default))
+        return ctx.int_setting(name, fallback, minimum=minimum)
 
-    @staticmethod
-    def _token_ttl(ctx: SandboxContext) -> int:
-        return ctx.int_setting("twitch_token_ttl", DEFAULT_TOKEN_TTL, minimum=1)
+    @classmethod
+    def _dataset(cls, ctx: SandboxContext) -> TwitchDataset:
+        users = cls._int(ctx, "twitch_users", DEFAULT_USERS, minimum=1)
+        games = cls._int(ctx, "twitch_games", DEFAULT_GAMES, minimum=1)
+        history = cls._int(ctx, "twitch_partner_history_days", CONTENT_DAYS, minimum=CONTENT_DAYS)
+        return TwitchDataset(ctx.seed, users=users, games=games, partner_history_days=history)
+
+    @classmethod
+    def _capacity(cls, ctx: SandboxContext) -> int:
+        return cls._int(ctx, "twitch_ratelimit", DEFAULT_RATELIMIT, minimum=1)
+
+    @classmethod
+    def _token_ttl(cls, ctx: SandboxContext) -> int:
+        return cls._int(ctx, "twitch_token_ttl", DEFAULT_TOKEN_TTL, minimum=1)
+
+    @classmethod
+    def _latency_s(cls, ctx: SandboxContext) -> float:
+        return cls._int(ctx, "twitch_latency_ms", 0) / 1000.0
+
+    @classmethod
+    def _dangling(cls, ctx: SandboxContext) -> bool:
+        return cls._int(ctx, "twitch_dangling_cursors", 0) > 0
 
     def _token(self, request: Request, ctx: SandboxContext) -> Response:
         params = {key: values[0] for key, values in request.query.items() if values}
@@ -206,7 +254,7 @@ class TwitchApi(SandboxApi):
         if not decision.allowed:
             return helix_error(429, "Request limit exceeded", decision.headers())
         try:
-            payload = endpoint(Params(request.query), self.data, now)
+            payload = endpoint(Params(request.query, self._dangling(ctx)), self.data, now)
         except HelixError as error:
             return helix_error(error.status, str(error), decision.headers())
         return json_response(200, payload, decision.headers())

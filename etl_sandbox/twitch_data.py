@@ -19,6 +19,11 @@ days (none / affiliate / partner, Twitch's retention); highlights, uploads and c
 for :data:`CONTENT_DAYS` days after creation. A clip whose archive is gone has ``video_id ""`` and
 ``vod_offset null``. Every stream, video and clip references an existing user and game. Texts mix
 Portuguese, emoji and :data:`~etl_sandbox.twitch_text.NASTY_TEXT`.
+
+``partner_history_days`` (default :data:`CONTENT_DAYS`) gives partners a back catalogue: uploads
+stay visible that many days and a partner uploads on about a third of them, so a partner of the
+real-day profile has hundreds of past videos, as on the real API, and a ``/videos`` walk of a whole
+history costs several pages.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ DEFAULT_USERS = 200
 DEFAULT_GAMES = 40
 MAX_GAMES = len(GAMES)
 CONTENT_DAYS = 90
+PARTNER_UPLOAD_ODDS = 340  # per 1024 days, when a back catalogue is configured
 RETENTION_DAYS = {"partner": 60, "affiliate": 14, "": 7}
 VIDEOS_PER_GAME = 500  # Helix: at most 500 videos reachable per game
 CLIPS_PER_QUERY = 1000  # Helix: about 1,000 clips reachable per query
@@ -156,10 +162,14 @@ class Item:
 class TwitchDataset:
     """Deterministic, lazily built Twitch data for one seed (see module docstring)."""
 
-    def __init__(self, seed: int, users: int = DEFAULT_USERS, games: int = DEFAULT_GAMES) -> None:
+    def __init__(self, seed: int, users: int = DEFAULT_USERS, games: int = DEFAULT_GAMES,
+                 partner_history_days: int = CONTENT_DAYS) -> None:
         if not 1 <= games <= MAX_GAMES:
             raise ValueError(f"twitch games must be 1..{MAX_GAMES}, got {games}")
+        if partner_history_days < CONTENT_DAYS:
+            raise ValueError(f"partner history must be at least {CONTENT_DAYS} days")
         self.seed = seed
+        self.partner_history_days = partner_history_days
         self.model = TwitchModel(seed, users, games)
         self.user_count = users
         self.game_count = games
@@ -406,13 +416,21 @@ class TwitchDataset:
             stream_id=None, muted=None,
         )
 
+    def _upload_days(self, index: int) -> int:
+        """How many days back the uploads of user ``index`` stay visible."""
+        if self.partner_history_days > CONTENT_DAYS and self.broadcaster_type(index) == "partner":
+            return self.partner_history_days
+        return CONTENT_DAYS
+
     def _upload(self, index: int, day: int, now_ts: int) -> Item | None:
         traits = self.model.traits(index)
         h = derive(traits.static_hash ^ SALT_UPLOAD, day)
-        if not traits.streamer or bits(h, 0, 10) >= (110 if index == STAR_USER else 25):
+        days = self._upload_days(index)
+        odds = PARTNER_UPLOAD_ODDS if days > CONTENT_DAYS else (110 if index == STAR_USER else 25)
+        if not traits.streamer or bits(h, 0, 10) >= odds:
             return None
         created = EPOCH_TS + day * SECONDS_PER_DAY + bits(h, 10, 17) % SECONDS_PER_DAY
-        if not now_ts - CONTENT_DAYS * SECONDS_PER_DAY <= created <= now_ts:
+        if not now_ts - days * SECONDS_PER_DAY <= created <= now_ts:
             return None
         return self._video_item(
             index, day, "upload", traits.favourite_games[0], created,
@@ -467,7 +485,7 @@ class TwitchDataset:
                 if item is not None:
                     items.append(item)
         last_day = (int(now_ts) - EPOCH_TS) // SECONDS_PER_DAY
-        for day in range(max(0, last_day - CONTENT_DAYS), last_day + 1):
+        for day in range(max(0, last_day - self._upload_days(index)), last_day + 1):
             upload = self._upload(index, day, now_ts)
             if upload is not None:
                 items.append(upload)

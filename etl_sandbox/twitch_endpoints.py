@@ -46,8 +46,10 @@ class HelixError(Exception):
 class Params:
     """Query parameters with Helix's validation rules."""
 
-    def __init__(self, query: dict[str, list[str]]) -> None:
+    def __init__(self, query: dict[str, list[str]], dangling_cursors: bool = False) -> None:
         self.query = query
+        # The sandbox's real-day profile: a last page's cursor leads to an empty page.
+        self.dangling_cursors = dangling_cursors
 
     def values(self, name: str, limit: int = MAX_IDS) -> list[str]:
         """Every value of a repeatable parameter; more than ``limit`` is a 400."""
@@ -101,7 +103,8 @@ def page_of(params: Params, total: int) -> PageWindow:
     first = params.first()
     after, before = params.cursors()
     try:
-        return page_window(total, first, after, before, fingerprint(params.query))
+        return page_window(total, first, after, before, fingerprint(params.query),
+                           dangling=params.dangling_cursors)
     except InvalidCursorError as error:
         raise HelixError(400, str(error)) from error
 

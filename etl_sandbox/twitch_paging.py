@@ -70,7 +70,7 @@ class PageWindow:
 
 
 def page_window(total: int, first: int, after: str | None, before: str | None,
-                filters: str) -> PageWindow:
+                filters: str, dangling: bool = False) -> PageWindow:
     """Slice ``[start, stop)`` of a list of ``total`` items for this request."""
     if after is not None:
         start, _ = decode_cursor(after, filters)
@@ -83,5 +83,6 @@ def page_window(total: int, first: int, after: str | None, before: str | None,
     stop = min(start + first, total)
     if stop <= start:
         return PageWindow(start, start, None)
-    cursor = encode_cursor(stop, first, filters) if stop < total or before is not None else None
+    more = stop < total or before is not None or dangling
+    cursor = encode_cursor(stop, first, filters) if more else None
     return PageWindow(start, stop, cursor)

@@ -127,6 +127,9 @@ class http(Section):
     max_retries = luigi.IntParameter(default=5, description="retries of 5xx/429/connection errors")
     backoff_base_s = luigi.FloatParameter(default=1.0, description="first backoff delay")
     backoff_max_s = luigi.FloatParameter(default=60.0, description="longest backoff delay")
+    deadline_s = luigi.FloatParameter(
+        default=120.0, description="longest time for a whole answer, body included (slow trickle)"
+    )
 
 
 class twitch(Section):
@@ -150,6 +153,29 @@ class twitch(Section):
     )
     broadcaster_ids = luigi.ListParameter(
         default=[], description="broadcasters whose videos/clips are extracted even when offline"
+    )
+    top_broadcasters = luigi.IntParameter(
+        default=2000,
+        description="videos/clips for the N live broadcasters with most viewers (0 = every one)",
+    )
+    clip_top_games = luigi.IntParameter(
+        default=0, description="also list the date's clips of the N most-watched games (0 = off)"
+    )
+    stream_partitions = luigi.Parameter(
+        default="languages",
+        description="walk /streams as concurrent language partitions ('languages') or one ('none')",
+    )
+    concurrency = luigi.IntParameter(
+        default=8, description="Helix requests in flight at once (the shared limiter still paces)"
+    )
+    points_per_minute = luigi.IntParameter(
+        default=800, description="the app's Helix bucket, for the request plan's time estimate"
+    )
+    expected_live_streams = luigi.IntParameter(
+        default=100000, description="plan estimate of live streams before any snapshot exists"
+    )
+    lookback = luigi.IntParameter(
+        default=0, description="re-pull the videos/clips of the previous N days in the same run"
     )
 
 

@@ -84,6 +84,24 @@ _EXACT = Context(prec=60)
 # A ZIP member larger than this is refused rather than inflated into memory (zip bomb guard);
 # a real day's file for one fund is a few hundred KiB.
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
+MIB = 1024 * 1024
+READ_CHUNK = MIB
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Caps on a carteira ZIP (zip bombs): checked on the central directory's claims first,
+    then again on the bytes actually inflated, member by member in 1 MiB reads, so no more than
+    ``max_total_bytes`` is ever held whatever the archive claims."""
+
+    max_members: int = 5000
+    max_member_bytes: int = MAX_MEMBER_BYTES
+    max_total_bytes: int = 512 * MIB
+    max_ratio: int = 200  # inflated / compressed, for members over ``ratio_floor_bytes``
+    ratio_floor_bytes: int = MIB
+
+
+DEFAULT_ZIP_LIMITS = ZipLimits()
 
 
 @dataclass(frozen=True)
@@ -244,11 +262,13 @@ def sniff_kind(data: bytes, filename: str = "") -> str:
     return filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
 
 
-def iter_report_files(data: bytes, name: str) -> Iterator[tuple[str, bytes]]:
+def iter_report_files(data: bytes, name: str, limits: ZipLimits = DEFAULT_ZIP_LIMITS
+                      ) -> Iterator[tuple[str, bytes]]:
     """Yield ``(file name, xml bytes)`` of a carteira payload: each XML of a ZIP, or the XML itself.
 
-    Raises :class:`DataQualityError` for a corrupt ZIP, an oversized member, a member or payload
-    that is not XML (e.g. an XLSX/PDF report requested by mistake).
+    Raises :class:`DataQualityError` for a corrupt ZIP, a member or payload that is not XML (e.g.
+    an XLSX/PDF report requested by mistake), or an archive over ``limits`` (member count, a
+    member's size, the total inflated size, the compression ratio).
     """
     kind = sniff_kind(data, name)
     if kind == "xml":
@@ -260,11 +280,11 @@ def iter_report_files(data: bytes, name: str) -> Iterator[tuple[str, bytes]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = [info for info in archive.infolist() if not info.is_dir()]
+        _check_claims(name, members, limits)
+        total = 0
         for info in members:
-            if info.file_size > MAX_MEMBER_BYTES:
-                _fail(f"{name}!{info.filename}", f"inflates to {info.file_size} bytes",
-                      f"members over {MAX_MEMBER_BYTES} bytes are refused; check the download")
-            member = archive.read(info)
+            member = _read_member(archive, info, name, limits, limits.max_total_bytes - total)
+            total += len(member)
             if sniff_kind(member, info.filename) != "xml":
                 _fail(f"{name}!{info.filename}", "is not an XML document",
                       "request typeReport=3 so every file of the ZIP is ANBIMA XML")
@@ -273,6 +293,43 @@ def iter_report_files(data: bytes, name: str) -> Iterator[tuple[str, bytes]]:
             NotImplementedError, RuntimeError) as error:  # RuntimeError: an encrypted member
         _fail(name, f"is not a readable ZIP archive ({error})",
               "the download is truncated or corrupt; request the report again")
+
+
+def _check_claims(name: str, members: list[zipfile.ZipInfo], limits: ZipLimits) -> None:
+    """Refuse an archive on what its central directory says, before inflating anything."""
+    fix = "a day's portfolio is far smaller; check the download with BTG before loading it"
+    if len(members) > limits.max_members:
+        _fail(name, f"has {len(members)} members (at most {limits.max_members} accepted)", fix)
+    claimed = sum(info.file_size for info in members)
+    if claimed > limits.max_total_bytes:
+        _fail(name, f"claims {claimed} inflated bytes (at most {limits.max_total_bytes} "
+              "accepted)", fix)
+    for info in members:
+        where = f"{name}!{info.filename}"
+        if info.file_size > limits.max_member_bytes:
+            _fail(where, f"inflates to {info.file_size} bytes",
+                  f"members over {limits.max_member_bytes} bytes are refused; check the download")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.ratio_floor_bytes and ratio > limits.max_ratio:
+            _fail(where, f"inflates {ratio:.0f} times its compressed size (at most "
+                  f"{limits.max_ratio} accepted: a zip bomb)", fix)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: ZipLimits,
+                 budget: int) -> bytes:
+    """One member's bytes, read in chunks and cut off at the member/total caps (a lying
+    header cannot make us hold more than the caps)."""
+    cap = min(limits.max_member_bytes, budget)
+    chunks: list[bytes] = []
+    size = 0
+    with archive.open(info) as stream:
+        while chunk := stream.read(READ_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                _fail(f"{name}!{info.filename}", f"inflates past {cap} bytes",
+                      "the archive is larger than it claims or over the caps; check the download")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _parse_xml(data: bytes, source: str) -> Element:

@@ -5,7 +5,9 @@
         --BtgExtractRentabilidade-dir-rentabilidade /dados/btg/rentabilidade
 
 Both extracts keep what BTG sent, byte for byte, under ``<landing dir>/YYYY-MM-DD/`` (the audit
-copy the original scripts kept), written atomically, and a Parquet partition the transforms read:
+copy the original scripts kept), written atomically — an earlier attempt's different files are
+moved to ``anteriores/<UTC stamp>/`` first, never overwritten (:mod:`.landing`) — and a Parquet
+partition the transforms read:
 
 * carteira (``POST /reports/Portfolio``, ``typeReport=3`` = ANBIMA XML 4.01, ``fundName=""`` =
   every fund): the file as delivered (a ZIP with one XML per fund, or one XML), named as BTG's
@@ -27,7 +29,6 @@ done, with ``no_records: true`` in the sidecar.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import re
@@ -41,12 +42,13 @@ import pyarrow as pa
 
 from etl_tasks import config
 from etl_tasks.btg import jsontext
-from etl_tasks.btg.anbima import iter_report_files
+from etl_tasks.btg.anbima import MIB, ZipLimits, iter_report_files
 from etl_tasks.btg.client import BtgClient, JsonPage, NoRecords
+from etl_tasks.btg.landing import keep_previous_attempt, land_files
+from etl_tasks.btg.running import chain_running
 from etl_tasks.btg.settings import btg as btg_settings
 from etl_tasks.calendar import holiday_name, is_business_day
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
-from etl_tasks.core.targets import atomic_write_bytes
 from etl_tasks.errors import ConfigError, FatalExtractError
 
 TYPE_REPORT_ANBIMA_401 = 3  # B4: the only portfolio layout the parser reads
@@ -105,6 +107,14 @@ def ensure_writable(directory: Path, what: str) -> Path:
     return directory
 
 
+def zip_limits() -> ZipLimits:
+    """The carteira ZIP caps of ``[btg]`` (zip_max_total_mb, zip_max_members, zip_max_ratio)."""
+    settings = btg_settings()
+    return ZipLimits(max_members=int(settings.zip_max_members),
+                     max_total_bytes=int(settings.zip_max_total_mb) * MIB,
+                     max_ratio=int(settings.zip_max_ratio))
+
+
 def is_skipped(task: StageTask) -> str | None:
     """The skip reason recorded by an upstream stage, if it was skipped."""
     return task.output().meta().skip_reason
@@ -120,6 +130,7 @@ class BtgExtract(StageTask):
 
     pipeline = "btg"
     stage = "extract"
+    priority = 10  # before the cross-checks (btg/transform_tasks.py CHAIN_PRIORITY)
     raw_schema: ClassVar[pa.Schema]
     landing_param: ClassVar[str]  # name of the subclass's landing-directory parameter
     landing_env: ClassVar[str]  # environment key of its default
@@ -138,6 +149,10 @@ class BtgExtract(StageTask):
                 f"{self.landing_env} is not set; add it to .env or pass the directory."
             )
         return Path(root) / self.date.isoformat()
+
+    def run(self) -> None:
+        with chain_running(self.task_family, self.date):
+            super().run()
 
     def produce(self) -> StageOutput:
         reason = non_business_reason(self.date)
@@ -182,13 +197,16 @@ class BtgExtractCarteira(BtgExtract):
         extra: dict[str, Any] = {"ticket": ticket, "landing_dir": str(landing)}
         if isinstance(outcome, NoRecords):
             self.progress("BTG answered No records")
+            _keep_previous(landing, extra)
             return StageOutput(CARTEIRA_SCHEMA, [], http=client.stats,
                                extra={**extra, "no_records": True, "files": 0})
         landed = landing / outcome.filename
-        atomic_write_bytes(landed, outcome.content)
+        kept = land_files(landing, {outcome.filename: outcome.content})
+        if kept is not None:
+            extra["previous_attempt"] = str(kept)
         extracted_at = utc_now()
         rows: dict[str, list[Any]] = {name: [] for name in CARTEIRA_SCHEMA.names}
-        for name, payload in iter_report_files(outcome.content, outcome.filename):
+        for name, payload in iter_report_files(outcome.content, outcome.filename, zip_limits()):
             source = outcome.filename if name == outcome.filename else f"{outcome.filename}!{name}"
             for column, value in (
                 ("ticket", ticket), ("landing_file", str(landed)), ("source", source),
@@ -228,27 +246,50 @@ class BtgExtractRentabilidade(BtgExtract):
         }
         if report.no_records:
             self.progress("BTG answered No records")
+            _keep_previous(landing, extra)
             return StageOutput(RENTABILIDADE_SCHEMA, [], http=client.stats,
                                extra={**extra, "no_records": True, "pages": 0})
-        for page in report.pages:
-            atomic_write_bytes(landing / f"page-{page.number}.json", page.raw)
-        _remove_stale_pages(landing, len(report.pages))
+        kept = land_files(landing, {f"page-{page.number}.json": page.raw for page in report.pages})
+        if kept is not None:
+            extra["previous_attempt"] = str(kept)
         extracted_at = utc_now()
         tables = [_page_table(ticket, page, extracted_at) for page in report.pages]
         records = sum(table.num_rows for table in tables)
         self.progress(f"{records} records in {len(report.pages)} page(s)")
-        extra.update(no_records=False, pages=len(report.pages), records=records)
+        new_fields = page_new_fields(report.pages)
+        extra.update(no_records=False, pages=len(report.pages), records=records,
+                     new_fields=new_fields)
+        if new_fields:
+            extra["notes"] = [
+                f"NAVPerformance pages carry fields this version does not read: "
+                f"{', '.join(new_fields)} (kept in the landed page-N.json)"
+            ]
         return StageOutput(RENTABILIDADE_SCHEMA, tables, http=client.stats, extra=extra)
 
 
-def _remove_stale_pages(landing: Path, total_pages: int) -> None:
-    """Drop ``page-N.json`` left by an earlier run that had more pages, so the landing directory
-    holds exactly what the last extract received."""
-    for path in landing.glob("page-*.json"):
-        match = PAGE_FILE.match(path.name)
-        if match and int(match.group(1)) > total_pages:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+PAGE_FIELDS = frozenset({"page", "totalPages", "result"})
+FUND_FIELDS = frozenset({"fundName", "data"})
+
+
+def page_new_fields(pages: list[JsonPage]) -> list[str]:
+    """Page-level and fund-level keys outside B5 (``page.<key>``, ``result[].<key>``), sorted;
+    the record-level ones are the transform's (:mod:`.rentabilidade`)."""
+    found: set[str] = set()
+    for page in pages:
+        body = jsontext.loads(page.raw)
+        if isinstance(body, dict):
+            found.update(f"page.{key}" for key in body if key not in PAGE_FIELDS)
+        for fund in page.result:
+            if isinstance(fund, dict):
+                found.update(f"result[].{key}" for key in fund if key not in FUND_FIELDS)
+    return sorted(found)
+
+
+def _keep_previous(landing: Path, extra: dict[str, Any]) -> None:
+    """An answer with no files still ends the earlier attempt: its files move aside."""
+    kept = keep_previous_attempt(landing, {})
+    if kept is not None:
+        extra["previous_attempt"] = str(kept)
 
 
 def _page_records(page: JsonPage) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -6,8 +6,9 @@ Each load replaces its table's partition of the date (delete the date's rows, bu
 Parquet, write the ``etl_load_audit`` marker, commit), so a rerun replaces and never doubles. The
 warehouse is ``BTG_WAREHOUSE_URL`` (else ``WAREHOUSE_URL``). Positions load after the fund
 headers of the same date. While ``[btg] cross_check`` is on (the default), every load also waits
-for :class:`~etl_tasks.btg.transform_tasks.BtgCrossCheck`, so carteira and rentabilidade that
-disagree load nothing at all.
+for the cross-check gate of its own report (``transform_tasks.BtgCrossCheck``):
+carteira and rentabilidade that disagree load nothing at all, while a report whose counterpart
+failed or is missing loads on its own checks (the gate records the cross-check as not run).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import luigi
 
 from etl_tasks.btg.tables import BTG_TABLES
 from etl_tasks.btg.transform_tasks import (
-    BtgCrossCheck,
     BtgTransformFundos,
     BtgTransformPosicoes,
     BtgTransformRentabilidade,
     cross_check_enabled,
+    gate_for,
 )
 from etl_tasks.warehouse.tasks import LoadTask, SchemaTask
 
@@ -37,10 +38,13 @@ class BtgLoad(LoadTask):
 
     pipeline = "btg"
     schema_class = BtgSchema
+    side: str = "carteira"
 
     def extra_requirements(self) -> dict[str, luigi.Task]:
-        """Carteira and rentabilidade must agree before either is loaded."""
-        return {"crosscheck": BtgCrossCheck(date=self.date)} if cross_check_enabled() else {}
+        """Carteira and rentabilidade must agree (when both are there) before either loads."""
+        if not cross_check_enabled():
+            return {}
+        return {"crosscheck": gate_for(self.side)(date=self.date)}
 
 
 class BtgLoadFundos(BtgLoad):
@@ -62,4 +66,5 @@ class BtgLoadRentabilidade(BtgLoad):
     """Replace the date's returns in btg_rentabilidade."""
 
     entity = "rentabilidade"
+    side = "rentabilidade"
     transform_class = BtgTransformRentabilidade

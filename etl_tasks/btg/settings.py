@@ -47,8 +47,31 @@ class btg(Section):
     token_refresh_margin_s = luigi.FloatParameter(
         default=300.0, description="renew the access token when less than this lifetime is left"
     )
+    missing_funds = luigi.ChoiceParameter(
+        default="error",
+        choices=["error", "warning"],
+        description="a fund in one report type of a date and not in the other: error fails "
+        "the cross-check (blocks both reports' loads), warning only names it in the report",
+    )
+    zip_max_total_mb = luigi.IntParameter(
+        default=512, description="a carteira ZIP whose members inflate to more is refused"
+    )
+    zip_max_members = luigi.IntParameter(
+        default=5000, description="a carteira ZIP with more members is refused"
+    )
+    zip_max_ratio = luigi.IntParameter(
+        default=200,
+        description="a ZIP member larger than 1 MiB that inflates more than this many times its "
+        "compressed size is refused (zip bomb)",
+    )
+    cross_check_grace_s = luigi.FloatParameter(
+        default=30.0,
+        description="with --workers > 1, how long a cross-check gate waits for the other "
+        "report's transform to start once its extract has finished",
+    )
     cross_check = luigi.BoolParameter(
         default=True,
-        description="loads wait for BtgCrossCheck (carteira vs rentabilidade); orquestrador-btg "
+        description="loads wait for the cross-check gates (carteira vs rentabilidade); "
+        "orquestrador-btg "
         "turns it off for a single --tipo",
     )

@@ -19,8 +19,12 @@ Three fact tables, each replaced per date partition:
   figures stay in ``diferenca_indexadores`` (JSON, percent, as received).
 
 Numbers are DECIMAL, never floating point: quantities and unit prices ``decimal(28,8)``, money
-``decimal(20,2)``, fractions ``decimal(18,10)``. Column order here is the transform's output order
-(:func:`arrow_schema`); text columns are ``utf8mb4`` in MySQL (accented fund names round-trip).
+``decimal(20,2)``, NAVPerformance quotes ``decimal(34,14)``, fractions ``decimal(24,14)``; how a
+value gets there (exact or rounded, and when) is the precision policy in
+:mod:`etl_tasks.btg.precision`. A changed declaration reaches an existing warehouse through the
+schema task, which migrates the live column (:mod:`etl_tasks.warehouse.migrate`).
+Column order here is the transform's output order (:func:`arrow_schema`); text columns are
+``utf8mb4`` in MySQL (accented fund names round-trip).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from etl_tasks.warehouse.model import Column, TableSpec, not_null
 
 QUANTITY = "decimal(28,8)"  # quotas, quantities, unit prices (ANBIMA: 8 decimals)
 MONEY = "decimal(20,2)"  # values in BRL to the cent (up to 10^18)
-FRACTION = "decimal(18,10)"  # returns and ratios as fractions (percent / 100)
+QUOTE = "decimal(34,14)"  # NAVPerformance quotes: the API sends 10-12 decimals (B5)
+FRACTION = "decimal(24,14)"  # returns and ratios as fractions (percent / 100), 12 percent decimals
 
 BTG_FUNDOS = TableSpec(
     name="btg_fundos",
@@ -107,8 +112,8 @@ BTG_RENTABILIDADE = TableSpec(
         not_null("nome_fundo", "text"),
         Column("conta", "text"),
         Column("classe_hierarquia", "text"),
-        not_null("cota_liquida", QUANTITY),
-        Column("cota_bruta", QUANTITY),
+        not_null("cota_liquida", QUOTE),
+        Column("cota_bruta", QUOTE),
         not_null("patrimonio_liquido", MONEY),
         not_null("quantidade_cotas", QUANTITY),
         Column("aplicacoes", MONEY),

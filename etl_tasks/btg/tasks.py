@@ -3,8 +3,10 @@
     luigi --module etl_tasks BtgLoadRentabilidade --date 2025-04-10 --local-scheduler
     orquestrador-btg --tipo carteira --data 2025-04-10
 
-The two reports ("tipos") are independent chains; :class:`BtgCrossCheck` joins them when both run
-(``[btg] cross_check``).
+The two reports ("tipos") are independent chains; the cross-check gates
+(:class:`BtgCrossCheckCarteira`, :class:`BtgCrossCheckRentabilidade`) compare them when both are
+there (``[btg] cross_check``): a failure of one report never blocks the other, a disagreement
+blocks both.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import luigi
 from etl_tasks.btg.extract import BtgExtractCarteira, BtgExtractRentabilidade
 from etl_tasks.btg.load import BtgLoadFundos, BtgLoadPosicoes, BtgLoadRentabilidade, BtgSchema
 from etl_tasks.btg.transform_tasks import (
-    BtgCrossCheck,
+    CROSS_CHECKS,
+    BtgCrossCheckCarteira,
+    BtgCrossCheckRentabilidade,
     BtgTransformFundos,
     BtgTransformPosicoes,
     BtgTransformRentabilidade,
@@ -50,7 +54,7 @@ def tipo_stage_tasks(tipo: str, date: dt.date) -> list[StageTask]:
     tasks: list[StageTask] = [cls(date=date) for name in names for cls in TIPOS[name]]
     tasks.append(BtgSchema(date=date))
     if len(names) == len(TIPOS) and cross_check_enabled():
-        tasks.append(BtgCrossCheck(date=date))
+        tasks.extend(gate(date=date) for gate in CROSS_CHECKS)
     return tasks
 
 
@@ -69,4 +73,6 @@ def final_tasks(date: dt.date) -> list[luigi.Task]:
     return tipo_loads("ambos", date)
 
 
-__all__ = [cls.__name__ for cls in (*EXTRACTS, *TRANSFORMS, BtgCrossCheck, *LOADS, BtgSchema)]
+__all__ = [cls.__name__ for cls in (*EXTRACTS, *TRANSFORMS, BtgCrossCheckCarteira,
+                                    BtgCrossCheckRentabilidade, *LOADS, BtgSchema)]
+assert len(CROSS_CHECKS) == 2

@@ -12,66 +12,68 @@ Carteira (ANBIMA XML 4.01, one file per fund)::
     check_portfolios(portfolios)                          # anbima.check_invariants, all funds
     fundos_table(portfolios)      posicoes_table(portfolios)
 
-Rentabilidade (NAVPerformance JSON records, numbers already Decimal)::
+Rentabilidade (NAVPerformance JSON records, numbers already Decimal; :mod:`.rentabilidade`)::
 
     rentabilidade_table(extract_table, date)
 
-Percent → fraction happens here and only here (:func:`percent_to_fraction`, exact: ``scaleb(-2)``
-moves the decimal point and never rounds); the output columns say so with ``_frac``.
+Numbers follow the precision policy (:mod:`etl_tasks.btg.precision`): XML money and quantities
+are stored exactly or refused naming fund, date, field and value. Percent → fraction happens in the
+transform only (exact: ``scaleb(-2)`` moves the decimal point); the columns say so with ``_frac``.
 
-Cross-report check (:func:`cross_check`): the same fund and date must agree between the reports —
-``valorcota = liquidQuote``, ``patliq = assetValue``, ``quantidade = numberOfQuotes`` (B4.1).
+Cross-report check (:func:`cross_check`): the same funds must be in both reports of the date, and
+each must agree — ``valorcota = liquidQuote``, ``patliq = assetValue``, ``quantidade =
+numberOfQuotes`` (B4.1) — within the documented tolerance (:func:`values_agree`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.anbima import Portfolio, check_invariants, parse_anbima_xml
-from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES, BTG_RENTABILIDADE
+from etl_tasks.btg.precision import Where, exact_from_text, same_double, to_scale
+from etl_tasks.btg.rentabilidade import (
+    decimal_shape,
+    rentabilidade_row,
+    rentabilidade_table,
+)
+from etl_tasks.btg.tables import BTG_FUNDOS, BTG_POSICOES
 from etl_tasks.errors import DataQualityError
-from etl_tasks.warehouse.model import TableSpec, arrow_schema
+from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec, arrow_schema
 
+__all__ = [
+    "check_portfolios", "cross_check", "cross_check_table", "fundos_table", "parse_carteira",
+    "percent_to_fraction", "posicoes_table", "rentabilidade_row", "rentabilidade_table",
+    "values_agree",
+]
 TransformResult = tuple[pa.Table, dict[str, Any]]
-CNPJ_DIGITS = re.compile(r"^\d{14}$")
-REFERENCE_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$")
-DECIMAL_TEXT = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 MAX_PROBLEMS_SHOWN = 20
 
-# nominalQuoteList keys -> column suffix; profitability carries the first three only.
-FUND_RETURN_KEYS = {
-    "day": "day",
-    "month": "month",
-    "year": "year",
-    "twelveMonths": "12m",
-    "twentyFourMonths": "24m",
-    "thirtySixMonths": "36m",
-}
-# quotaProfitabilityDifference window keys -> column suffix.
-INDEXER_WINDOW_KEYS = {
-    "Day": "day",
-    "Month": "month",
-    "Year": "year",
-    "Twelve": "12m",
-    "TwentyFour": "24m",
-    "ThirtySix": "36m",
-    "Accumulated": "accum",
-}
-CDI = "CDIE"
 # (carteira column in btg_fundos, rentabilidade column in btg_rentabilidade, API names for humans)
 CROSS_CHECKS = (
     ("valor_cota", "cota_liquida", "valorcota", "liquidQuote"),
     ("patrimonio_liquido", "patrimonio_liquido", "patliq", "assetValue"),
     ("quantidade_cotas", "quantidade_cotas", "quantidade", "numberOfQuotes"),
 )
+# Decimal columns of the carteira tables -> the ANBIMA element they come from (error messages).
+FUNDOS_SOURCE = {
+    "valor_cota": "valorcota", "quantidade_cotas": "quantidade", "patrimonio_liquido": "patliq",
+    "valor_ativos": "valorativos", "valor_receber": "valorreceber", "valor_pagar": "valorpagar",
+    "valor_cotas_emitir": "vlcotasemitir", "valor_cotas_resgatar": "vlcotasresgatar",
+}
+POSICOES_SOURCE = {
+    "quantidade_disponivel": "qtdisponivel", "quantidade_garantia": "qtgarantia",
+    "preco_compra": "pucompra", "preco_posicao": "puposicao",
+    "valor_financeiro_disponivel": "valorfindisp", "valor_financeiro_garantia": "valorfinemgar",
+    "saldo": "saldo", "valor": "valor", "valor_mercado": "valor_mercado (computed)",
+    "percentual_indexador_frac": "percindex / 100",
+}
 
 
 @dataclass(frozen=True)
@@ -91,21 +93,27 @@ def percent_to_fraction(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.scaleb(-2)
 
 
+def _check_exact(spec: TableSpec, rows: Sequence[Mapping[str, Any]], fund_column: str,
+                 names: Mapping[str, str], fund_names: Mapping[str, str]) -> None:
+    """Every decimal of the (XML, exact-text) rows fits its column as is, else DataQualityError
+    naming fund, date, field and value (precision policy: money and quantities are exact)."""
+    shapes = {c.name: decimal_shape(spec, c.name) for c in spec.columns
+              if DECIMAL_TYPE.match(c.type)}
+    for row in rows:
+        for column, (precision, scale) in shapes.items():
+            value = row[column]
+            if value is None:
+                continue
+            fund = f"{row[fund_column]} ({fund_names.get(row[fund_column], '?')})"
+            date = row[spec.partition_column or ""]
+            where = Where(fund, date.isoformat(), names.get(column, column))
+            exact_from_text(value, precision, scale, where)
+
+
 def _table(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Rows (dicts) as a table of ``spec``'s exact schema; a value that does not fit its DECIMAL
-    column (more decimals than the scale, too many digits) is a DataQualityError, never rounded."""
+    """Rows (dicts) as a table of ``spec``'s exact schema (values already checked to fit)."""
     schema = arrow_schema(spec)
-    arrays = []
-    for field in schema:
-        values = [row[field.name] for row in rows]
-        try:
-            arrays.append(pa.array(values, type=field.type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
-            raise DataQualityError(
-                f"{spec.name}.{field.name}: a value does not fit {field.type} ({error}); the "
-                "source has more digits than the warehouse column keeps. Widen the column in "
-                "etl_tasks/btg/tables.py if the source is right."
-            ) from error
+    arrays = [pa.array([row[field.name] for row in rows], type=field.type) for field in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -202,6 +210,8 @@ def fundos_table(files: Sequence[CarteiraFile]) -> TransformResult:
                 "extracted_at": item.extracted_at,
             }
         )
+    _check_exact(BTG_FUNDOS, rows, "cnpj", FUNDOS_SOURCE,
+                 {row["cnpj"]: row["nome"] for row in rows})
     table = _table(BTG_FUNDOS, _sorted(rows, BTG_FUNDOS.primary_key))
     return table, {"funds": table.num_rows}
 
@@ -242,200 +252,78 @@ def posicoes_table(files: Sequence[CarteiraFile]) -> TransformResult:
                     "extracted_at": item.extracted_at,
                 }
             )
+    names = {item.portfolio.header.cnpj: item.portfolio.header.nome for item in files}
+    _check_exact(BTG_POSICOES, rows, "cnpj_fundo", POSICOES_SOURCE, names)
     table = _table(BTG_POSICOES, _sorted(rows, BTG_POSICOES.primary_key))
     return table, {"funds": len(files), "positions_by_section": dict(sorted(sections.items()))}
-
-
-# --- rentabilidade --------------------------------------------------------------------------------
-
-
-def _decimal(value: Any, where: str) -> Decimal | None:
-    """A JSON number (Decimal/int, or decimal text) as Decimal; None stays None; floats refused."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise DataQualityError(f"{where} is {value}, not a number; BTG sent an invalid record.")
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str) and DECIMAL_TEXT.match(value.strip()):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
-            pass
-    raise DataQualityError(
-        f"{where} is {value!r} ({type(value).__name__}); expected a decimal number. BTG sent an "
-        "invalid record (floats are never accepted: parse JSON with jsontext.loads)."
-    )
-
-
-def _reference_date(value: Any, where: str) -> dt.date:
-    match = REFERENCE_DATE.match(value) if isinstance(value, str) else None
-    try:
-        if match is None:
-            raise ValueError
-        return dt.date.fromisoformat(match.group(1))
-    except ValueError:
-        raise DataQualityError(
-            f"{where}.referenceDate is {value!r}; expected YYYY-MM-DDT00:00:00. BTG sent an "
-            "invalid record."
-        ) from None
-
-
-def _cnpj(value: Any, where: str) -> str:
-    digits = "".join(ch for ch in value if ch.isdigit()) if isinstance(value, str) else ""
-    if not CNPJ_DIGITS.match(digits):
-        raise DataQualityError(f"{where}.cnpj is {value!r}; expected 14 digits.")
-    return digits
-
-
-def _fund_returns(record: Mapping[str, Any], where: str) -> dict[str, Decimal | None]:
-    """The fund's nominal returns (percent) by column suffix, from ``nominalQuoteList`` (type
-    Nominal) and/or ``profitability``; when both are sent their day/month/year must agree."""
-    nominal: Mapping[str, Any] | None = None
-    for item in record.get("nominalQuoteList") or []:
-        if isinstance(item, dict) and str(item.get("type", "")).casefold() == "nominal":
-            nominal = item
-            break
-    profitability = record.get("profitability")
-    profitability = profitability if isinstance(profitability, dict) else None
-    returns: dict[str, Decimal | None] = dict.fromkeys(FUND_RETURN_KEYS.values())
-    if nominal is not None:
-        for key, suffix in FUND_RETURN_KEYS.items():
-            returns[suffix] = _decimal(nominal.get(key), f"{where}.nominalQuoteList.{key}")
-    if profitability is not None:
-        for key in ("day", "month", "year"):
-            value = _decimal(profitability.get(key), f"{where}.profitability.{key}")
-            if nominal is None:
-                returns[key] = value
-            elif value is not None and returns[key] is not None and value != returns[key]:
-                raise DataQualityError(
-                    f"{where}: profitability.{key} = {value} but nominalQuoteList.{key} = "
-                    f"{returns[key]} (difference {value - returns[key]}); the record contradicts "
-                    "itself. Ask BTG to reprocess the NAV report."
-                )
-    return returns
-
-
-def _indexer_columns(differences: Any, where: str) -> dict[str, Decimal | None]:
-    """``cdi_ret_*_frac`` and ``cdi_ratio_*_frac`` from ``quotaProfitabilityDifference.CDIE``."""
-    columns: dict[str, Decimal | None] = {}
-    cdi = differences.get(CDI) if isinstance(differences, dict) else None
-    for block, prefix in (("VariacaoIndexador", "cdi_ret"), ("NominalVsIndexador", "cdi_ratio")):
-        values = cdi.get(block) if isinstance(cdi, dict) else None
-        for key, suffix in INDEXER_WINDOW_KEYS.items():
-            percent = (
-                _decimal(values.get(key), f"{where}.{CDI}.{block}.{key}")
-                if isinstance(values, dict)
-                else None
-            )
-            columns[f"{prefix}_{suffix}_frac"] = percent_to_fraction(percent)
-    return columns
-
-
-def rentabilidade_row(
-    record: Mapping[str, Any], fund_name: str, date: dt.date, extracted_at: dt.datetime
-) -> dict[str, Any]:
-    """One ``btg_rentabilidade`` row from one NAVPerformance record (B5)."""
-    where = f"NAVPerformance record of {fund_name!r}"
-    if not isinstance(record, dict):
-        raise DataQualityError(f"{where} is not a JSON object; BTG sent an invalid page.")
-    cnpj = _cnpj(record.get("cnpj"), where)
-    where = f"NAVPerformance record of fund {cnpj} ({fund_name})"
-    reference = _reference_date(record.get("referenceDate"), where)
-    if reference != date:
-        raise DataQualityError(
-            f"{where} is dated {reference.isoformat()}, not {date.isoformat()} as requested. BTG "
-            "answered another day; run the date again."
-        )
-    returns = _fund_returns(record, where)
-    differences = record.get("quotaProfitabilityDifference")
-    required = {
-        "liquidQuote": "cota_liquida",
-        "assetValue": "patrimonio_liquido",
-        "numberOfQuotes": "quantidade_cotas",
-    }
-    row: dict[str, Any] = {
-        "cnpj": cnpj,
-        "data_referencia": reference,
-        "nome_fundo": fund_name,
-        "conta": str(record["account"]) if record.get("account") is not None else None,
-        "classe_hierarquia": record.get("hierarchyClass"),
-        "cota_bruta": _decimal(record.get("rawQuote"), f"{where}.rawQuote"),
-        "aplicacoes": _decimal(record.get("acquisitions"), f"{where}.acquisitions"),
-        "resgates": _decimal(record.get("redemptions"), f"{where}.redemptions"),
-        **{f"ret_{suffix}_frac": percent_to_fraction(value) for suffix, value in returns.items()},
-        **_indexer_columns(differences, where),
-        "diferenca_indexadores": jsontext.dumps(differences) if differences is not None else None,
-        "extracted_at": extracted_at,
-    }
-    for api_name, column in required.items():
-        value = _decimal(record.get(api_name), f"{where}.{api_name}")
-        if value is None:
-            raise DataQualityError(f"{where} has no {api_name}; BTG sent an incomplete record.")
-        row[column] = value
-    return row
-
-
-def rentabilidade_table(extract: pa.Table, date: dt.date) -> TransformResult:
-    """``btg_rentabilidade`` from the extract (columns ``fund_name``, ``record`` = exact JSON text
-    of one record, ``extracted_at``); one row per fund, duplicates refused."""
-    names = extract.column("fund_name").to_pylist()
-    records = extract.column("record").to_pylist()
-    extracted = extract.column("extracted_at").to_pylist()
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for name, text, extracted_at in zip(names, records, extracted, strict=True):
-        row = rentabilidade_row(jsontext.loads(text), name, date, extracted_at)
-        if row["cnpj"] in seen:
-            raise DataQualityError(
-                f"fund {row['cnpj']} ({name}) has two NAVPerformance records for "
-                f"{date.isoformat()}; BTG sent a duplicate. Run the date again."
-            )
-        seen.add(row["cnpj"])
-        rows.append(row)
-    table = _table(BTG_RENTABILIDADE, _sorted(rows, BTG_RENTABILIDADE.primary_key))
-    return table, {"funds": table.num_rows}
 
 
 # --- cross-report check ---------------------------------------------------------------------------
 
 
 def _by_cnpj(table: pa.Table, columns: Sequence[str]) -> dict[str, dict[str, Any]]:
-    data = table.select(["cnpj", *columns]).to_pylist()
+    data = table.select(["cnpj", *dict.fromkeys(columns)]).to_pylist()
     return {row["cnpj"]: row for row in data}
 
 
-def cross_check(fundos: pa.Table, rentabilidade: pa.Table, date: dt.date) -> dict[str, Any]:
-    """Compare each fund present in both reports of ``date``; DataQualityError on any mismatch.
+def values_agree(carteira: Decimal, rentabilidade: Decimal, carteira_scale: int) -> bool:
+    """The cross-check tolerance: equal, or equal once the rentabilidade value is rounded
+    (half-even) to the carteira column's decimals (quotes arrive with more decimals than the XML's
+    8), or the same IEEE double (the JSON number *is* a double: a quantity with 16 significant
+    digits may come back as its 15-digit shortest form). Nothing looser: one cent of patliq or one
+    unit in the 8th decimal of valorcota beyond a double's precision is a mismatch."""
+    return (carteira == rentabilidade
+            or to_scale(rentabilidade, carteira_scale) == carteira
+            or same_double(carteira, rentabilidade))
 
-    Funds in only one report are listed, not failed: a fund may lack a portfolio file on a day it
-    still has a NAV (or the other way round) without either report being wrong.
+
+def cross_check(fundos: pa.Table, rentabilidade: pa.Table, date: dt.date,
+                missing_funds: str = "error") -> dict[str, Any]:
+    """Compare the two reports of ``date``; DataQualityError on any mismatch.
+
+    A fund in only one report is incomplete data for that day (a carteira answering "No records"
+    while rentabilidade has funds is the extreme case): with ``missing_funds="error"`` (the
+    default, ``[btg] missing_funds``) it fails the check naming every such fund; with
+    ``"warning"`` it is listed in the result (and the report's notes) and the rest is compared.
     """
     carteira = _by_cnpj(fundos, ["nome", *(c[0] for c in CROSS_CHECKS)])
-    returns = _by_cnpj(rentabilidade, [c[1] for c in CROSS_CHECKS])
+    returns = _by_cnpj(rentabilidade, ["nome_fundo", *(c[1] for c in CROSS_CHECKS)])
     common = sorted(set(carteira) & set(returns))
+    only_carteira = sorted(set(carteira) - set(returns))
+    only_returns = sorted(set(returns) - set(carteira))
     problems = []
+    scales = {c[0]: decimal_shape(BTG_FUNDOS, c[0])[1] for c in CROSS_CHECKS}
     for cnpj in common:
         for mine, theirs, xml_name, api_name in CROSS_CHECKS:
             left, right = carteira[cnpj][mine], returns[cnpj][theirs]
-            if left != right:
+            if not values_agree(left, right, scales[mine]):
                 problems.append(
                     f"fund {cnpj} ({carteira[cnpj]['nome']}) on {date.isoformat()}: carteira "
                     f"{xml_name} {left} != rentabilidade {api_name} {right}, difference "
                     f"{left - right}"
                 )
+    missing = [
+        f"fund {cnpj} ({carteira[cnpj]['nome']}) is in the carteira of {date.isoformat()} but "
+        "not in its rentabilidade" for cnpj in only_carteira
+    ] + [
+        f"fund {cnpj} ({returns[cnpj]['nome_fundo']}) is in the rentabilidade of "
+        f"{date.isoformat()} but not in its carteira" for cnpj in only_returns
+    ]
+    if missing_funds == "error":
+        problems += missing
     _raise_problems(
         "carteira and rentabilidade disagree",
         problems,
-        "One of BTG's reports is wrong or from another run; nothing was loaded. Ask BTG to "
-        "reprocess and run the date again.",
+        "One of BTG's reports is wrong, incomplete or from another run; nothing of this date was "
+        "loaded. Ask BTG to reprocess, then re-fetch the report",
     )
+    notes = [f"fund missing from one report (warning, [btg] missing_funds): {line}"
+             for line in missing]
     return {
         "funds_compared": len(common),
-        "only_in_carteira": sorted(set(carteira) - set(returns)),
-        "only_in_rentabilidade": sorted(set(returns) - set(carteira)),
+        "only_in_carteira": only_carteira,
+        "only_in_rentabilidade": only_returns,
+        "notes": notes,
     }
 
 
@@ -449,9 +337,10 @@ CROSS_CHECK_SCHEMA = pa.schema(
 )
 
 
-def cross_check_table(fundos: pa.Table, rentabilidade: pa.Table, date: dt.date) -> TransformResult:
+def cross_check_table(fundos: pa.Table, rentabilidade: pa.Table, date: dt.date,
+                      missing_funds: str = "error") -> TransformResult:
     """:func:`cross_check` plus the list of funds seen (one row per fund in either report)."""
-    meta = cross_check(fundos, rentabilidade, date)
+    meta = cross_check(fundos, rentabilidade, date, missing_funds)
     in_carteira = set(fundos.column("cnpj").to_pylist())
     in_returns = set(rentabilidade.column("cnpj").to_pylist())
     funds = sorted(in_carteira | in_returns)

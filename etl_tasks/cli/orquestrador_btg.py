@@ -6,6 +6,7 @@
     orquestrador-btg --data 2025-04-10                    # data específica
     orquestrador-btg --dir-carteira /dados/btg/carteira --dir-rentabilidade /dados/btg/rent
     orquestrador-btg --workers 2 --scheduler-url http://127.0.0.1:8082
+    orquestrador-btg --data 2025-04-10 --baixar-novamente carteira   # BTG corrigiu o arquivo
     python -m etl_tasks.btg ...                           # o mesmo comando
 
 Reproduz o guia original ``orquestrador_btg.py`` sobre o grafo Luigi, pelo mesmo executor de
@@ -50,6 +51,7 @@ from etl_tasks.btg.extract import (
     ensure_writable,
     non_business_reason,
 )
+from etl_tasks.btg.refetch import RefetchUsageError, forget_under_lock, refetch_tipos
 from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
 from etl_tasks.calendar import business_days_back, today_in_sao_paulo
 from etl_tasks.cli.common import end_of_run
@@ -59,7 +61,7 @@ from etl_tasks.core.logs import setup_logging
 from etl_tasks.error_boundary import guarded
 from etl_tasks.errors import ConfigError
 from etl_tasks.ops.driver import DateResult, RunRequest, run_date, run_environment
-from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
+from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING, AlreadyRunningError
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.pipelines import rerun_command
 from etl_tasks.report import render_text
@@ -98,7 +100,8 @@ STEP_NAMES = {
     "BtgTransformFundos": "processamento da carteira (fundos)",
     "BtgTransformPosicoes": "processamento da carteira (posições)",
     "BtgTransformRentabilidade": "processamento da rentabilidade",
-    "BtgCrossCheck": "conferência carteira x rentabilidade",
+    "BtgCrossCheckCarteira": "conferência carteira x rentabilidade",
+    "BtgCrossCheckRentabilidade": "conferência rentabilidade x carteira",
     "BtgSchema": "criação das tabelas BTG",
     "BtgLoadFundos": "carga de btg_fundos",
     "BtgLoadPosicoes": "carga de btg_posicoes",
@@ -154,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="diretório dos arquivos de rentabilidade (padrão: BTG_RENTABILIDADE)",
+    )
+    parser.add_argument(
+        "--baixar-novamente",
+        choices=["carteira", "rentabilidade", "ambos"],
+        default=None,
+        metavar="TIPO",
+        help="pede de novo ao BTG o relatório da data (carteira, rentabilidade ou ambos), depois "
+        "que o BTG corrigiu um arquivo com erro; os arquivos da tentativa anterior ficam em "
+        "<dir>/YYYY-MM-DD/anteriores/",
     )
     parser.add_argument("--workers", type=int, default=1, help="processos Luigi (padrão 1)")
     parser.add_argument(
@@ -353,7 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(arguments)
         run = plan(args)
-    except (UsageError, ConfigError) as error:
+        refetch = (refetch_tipos(args.baixar_novamente, tipo_names(run.tipo))
+                   if args.baixar_novamente else [])
+    except (UsageError, ConfigError, RefetchUsageError) as error:
         return fail(record, str(error))
     record.dates = [run.date.isoformat()]
     directories = ", ".join(f"{name}={path}" for name, path in run.directories.items())
@@ -377,6 +391,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("%s: nada a fazer", reason)
     install_step_logging()
     # Another orquestrador-btg, etl-run --pipeline btg|all or backfill of this date: exit 10.
+    if refetch:
+        try:
+            forgotten = forget_under_lock(refetch, run.date)
+        except AlreadyRunningError as error:
+            locked = error.in_progress()
+        else:
+            locked = None
+            logger.info("baixar novamente %s de %s: etapas refeitas: %s", ", ".join(refetch),
+                        run.date, ", ".join(forgotten) or "nenhuma (ainda não baixado)")
+        if locked:
+            logger.error("outra execução desta data está em andamento: %s", locked)
+            end_of_run(record, EXIT_ALREADY_RUNNING, "LOCKED", [])
+            logger.info("%s", record.line_pt())
+            logger.error("FALHA")
+            return EXIT_ALREADY_RUNNING
     result = run_date(request, record)
     if result.locked:
         logger.error("outra execução desta data está em andamento: %s", result.locked)

@@ -4,6 +4,8 @@
     etl-run --date 2025-04-10                 # a given date
     etl-run --date 2025-04-10 --pipeline all  # every pipeline (or a comma-separated list)
     etl-run --workers 4 --scheduler-url http://127.0.0.1:8082   # through luigid
+    etl-run --date 2025-04-10 --plan          # the Twitch request plan and its time; calls nothing
+    etl-run --lookback 3                      # also re-pull the videos/clips of the 3 days before
 
 Exit codes: 0 success; 2 bad arguments; 3 configuration/validation failed; otherwise Luigi's
 [retcode]: 10 already running, 20 missing data, 25 not run, 30 a task failed, 35 scheduling error,
@@ -18,6 +20,8 @@ import argparse
 import datetime as dt
 import logging
 import sys
+
+from luigi.configuration import get_config
 
 from etl_tasks.alerts import send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, add_pipeline_option, end_of_run, parse_date
@@ -51,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler-url", default=None, help="central luigid URL (default: the local scheduler)"
     )
     parser.add_argument("--no-validate", action="store_true", help="skip the set-up checks")
+    parser.add_argument("--plan", action="store_true", help="print the Twitch request plan, exit")
+    parser.add_argument("--lookback", type=int, default=None, metavar="N",
+                        help="re-pull Twitch videos/clips of the N previous days too")
     return parser
 
 
@@ -76,6 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     log = setup_logging("etl", logs_root())
     date: dt.date = args.date or dt.datetime.now(dt.timezone.utc).date()
     pipelines: list[str] = args.pipeline
+    if args.lookback is not None:
+        if args.lookback < 0:
+            build_parser().error("--lookback must be 0 or more days")
+        get_config().set("twitch", "lookback", str(args.lookback))
+    if args.plan:
+        from etl_tasks.twitch.plan import render_plan, request_plan
+
+        print(render_plan(date, request_plan(date)), end="")
+        return 0
     arguments = sys.argv[1:] if argv is None else argv
     record = RunRecord.start("etl-run", arguments, pipelines, [date], log=log)
     logger.info("etl-run: date %s, pipelines %s, run %s", date, ", ".join(pipelines), record.run_id)

@@ -15,6 +15,15 @@ refreshes its credentials and the request is retried once, a second 401 is an
 :class:`~etl_tasks.errors.AuthError`) and a :class:`~etl_tasks.core.ratelimit.RateLimitPacer`
 (fed every response's headers, consulted before every attempt).
 
+Bounded waits: ``timeout_s`` bounds the connect and every socket read, and ``deadline_s`` bounds
+the whole answer (headers and body), so a server that trickles a byte every few seconds, which no
+per-read timeout ever catches, still ends the attempt (a retriable failure) within about
+``deadline_s + read timeout``.
+
+Threads: one client may be used from a thread pool; each thread gets its own ``requests.Session``
+(sessions are not thread-safe), and proxy settings are read from the environment once per host
+instead of on every call.
+
 This module knows no pipeline: settings arrive as a :class:`RetryPolicy`.
 """
 
@@ -23,7 +32,9 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +42,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from etl_tasks.core.closing import Closing
 from etl_tasks.core.counters import Counters
@@ -65,6 +77,10 @@ RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
 BODY_EXCERPT_CHARS = 200
 
 
+class ResponseDeadlineError(Exception):
+    """An answer did not arrive completely within the policy's total deadline."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try: retry count, backoff shape, which statuses are transient, timeouts."""
@@ -74,7 +90,8 @@ class RetryPolicy:
     backoff_max_s: float = 60.0
     jitter: bool = True
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    timeout_s: tuple[float, float] = (10.0, 30.0)  # (connect, read)
+    timeout_s: tuple[float, float] = (10.0, 30.0)  # (connect, each socket read)
+    deadline_s: float = 120.0  # the whole answer, headers and body (slow-trickle bodies)
     # Cap on a wait the server asks for (Retry-After, Ratelimit-Reset): a bigger value means odd
     # headers or skewed clocks, and honouring it would stall the run.
     max_wait_s: float = 65.0
@@ -82,7 +99,7 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
-        if min(self.timeout_s) <= 0:
+        if min(self.timeout_s) <= 0 or self.deadline_s <= 0:
             raise ValueError("timeouts must be > 0: a call without a timeout can hang forever")
 
     def backoff_s(self, retry_number: int, rng: random.Random) -> float:
@@ -93,13 +110,16 @@ class RetryPolicy:
     @classmethod
     def from_http_section(cls, section: Any) -> RetryPolicy:
         """A policy from an object with ``timeout_s``, ``max_retries``, ``backoff_base_s`` and
-        ``backoff_max_s`` attributes (the ``[http]`` luigi.Config section)."""
+        ``backoff_max_s`` attributes (the ``[http]`` luigi.Config section), and optionally
+        ``deadline_s`` (default: four read timeouts)."""
         timeout = float(section.timeout_s)
+        deadline = getattr(section, "deadline_s", None)
         return cls(
             max_retries=int(section.max_retries),
             backoff_base_s=float(section.backoff_base_s),
             backoff_max_s=float(section.backoff_max_s),
             timeout_s=(timeout, timeout),
+            deadline_s=float(deadline) if deadline else 4 * timeout,
         )
 
 
@@ -203,17 +223,59 @@ class HttpClient(Closing):
         rng: random.Random | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
-        self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", user_agent)
+        self._given_session = session
+        if session is not None:
+            session.headers.setdefault("User-Agent", user_agent)
+        self._user_agent = user_agent
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+        self._proxies: dict[str, dict[str, str]] = {}
+        self._verify: str | bool = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        self.requests_by_path: dict[str, int] = {}
         self.stats = stats if stats is not None else HttpStats()
         self._secrets = secrets
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
 
+    @property
+    def session(self) -> requests.Session:
+        """The calling thread's session (or the one given to the constructor, for every thread)."""
+        if self._given_session is not None:
+            return self._given_session
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = self._user_agent
+            # Proxies come from the environment once per host (proxies_for): with trust_env,
+            # requests re-reads the environment on every call.
+            session.trust_env = False
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """Proxy settings of the environment for ``url``'s host (``*_proxy``, ``no_proxy``)."""
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        found = self._proxies.get(key)
+        if found is None:
+            found = dict(requests.utils.get_environ_proxies(key))
+            self._proxies[key] = found
+        return found
+
     def close(self) -> None:
-        """Close the pooled connections."""
-        self.session.close()
+        """Close the pooled connections of every thread's session."""
+        if self._given_session is not None:
+            self._given_session.close()
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def get_json(
         self,
@@ -300,7 +362,11 @@ class HttpClient(Closing):
     ) -> requests.Response | str:
         """One attempt: the response (body read, counted), or why there was none (retriable)."""
         started = time.perf_counter()
+        self._count_path(url)
         try:
+            extra: dict[str, Any] = {}
+            if self._given_session is None:
+                extra = {"proxies": self.proxies_for(url), "verify": self._verify}
             response = self.session.request(
                 method,
                 url,
@@ -308,8 +374,15 @@ class HttpClient(Closing):
                 data=data,
                 headers=headers,
                 timeout=self.policy.timeout_s,
+                stream=True,
+                **extra,
             )
-            size = len(response.content)  # read the body inside the try: it can time out too
+            # Read the body inside the try: it can time out too, or trickle past the deadline.
+            size = self._read_body(response, started + self.policy.deadline_s)
+        except ResponseDeadlineError as error:
+            self.stats.add(requests=1, errors=1)
+            logger.debug("%s -> %s (attempt %d)", where, error, attempt)
+            return str(error)
         except requests.exceptions.SSLError as error:
             self.stats.add(requests=1, errors=1)
             # A certificate problem does not heal by retrying.
@@ -341,6 +414,48 @@ class HttpClient(Closing):
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("%s -> %d in %.0f ms (attempt %d)", where, status, elapsed_ms, attempt)
         return response
+
+    def _count_path(self, url: str) -> None:
+        path = urlsplit(url).path
+        with self._sessions_lock:
+            self.requests_by_path[path] = self.requests_by_path.get(path, 0) + 1
+
+    def _read_body(self, response: requests.Response, deadline: float) -> int:
+        """Read the whole body before ``deadline`` (perf_counter); return its size in bytes.
+
+        ``read1`` returns whatever has arrived (at most one socket read, bounded by the read
+        timeout), so the deadline is checked however slowly the bytes come; a plain
+        ``read(n)`` would wait for all ``n`` bytes."""
+        raw = response.raw
+        chunks: list[bytes] = []
+        try:
+            while True:
+                chunk = raw.read1(64 * 1024, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if time.perf_counter() > deadline:
+                    raise ResponseDeadlineError(
+                        f"no complete response within {self.policy.deadline_s:g} s "
+                        "(total deadline; the body arrived too slowly)"
+                    )
+        except ResponseDeadlineError:
+            response.close()  # the connection still holds the rest: never reuse it
+            raise
+        except urllib3.exceptions.ReadTimeoutError as error:
+            response.close()
+            raise requests.exceptions.ReadTimeout(str(error)) from error
+        except urllib3.exceptions.ProtocolError as error:
+            response.close()
+            raise requests.exceptions.ChunkedEncodingError(str(error)) from error
+        except urllib3.exceptions.DecodeError as error:
+            response.close()
+            raise requests.exceptions.ContentDecodingError(str(error)) from error
+        # What requests does itself when not streaming; the connection goes back to the pool.
+        response._content = b"".join(chunks)
+        response._content_consumed = True
+        raw.release_conn()
+        return len(response._content)
 
     def _pace(self, pacer: RateLimitPacer | None) -> None:
         if pacer is None:

@@ -187,7 +187,7 @@ class RateLimitPacer:
         wait = min(state.full_at - now, self.max_wait_s) + self._jitter()
         # After the wait the bucket is full per the server; the next response tells the truth.
         self.store.put(self.bucket, None)
-        logger.info(
+        logger.debug(
             "rate limit: %d of %d points left (reserve %d); waiting %.1f s for the refill",
             state.remaining,
             state.limit,

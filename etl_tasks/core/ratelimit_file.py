@@ -320,7 +320,8 @@ class SharedRateLimitPacer(RateLimitPacer):
             # here; sending early risks a 429, which the HTTP client then waits out.
             logger.warning("rate limit: slot %.1f s away, capped at %.1f s", wait, self.max_wait_s)
             wait = self.max_wait_s
-        logger.info(
+        # DEBUG: a bucket-bound extract waits before nearly every request.
+        logger.debug(
             "rate limit: %.1f points left after this request; waiting %.1f s for the "
             "refill (bucket shared by every process on this host)",
             left,

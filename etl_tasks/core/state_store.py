@@ -160,5 +160,8 @@ class FileStore(StateStore):
 
 
 def _replace(descriptor: int, data: bytes) -> None:
-    os.ftruncate(descriptor, 0)
+    # Write first, then cut to length: truncating to zero first costs ~8x more per update
+    # (measured by i10 on the rate-limit bucket: 0.5 ms vs 0.06 ms), which runs twice per request.
     os.pwrite(descriptor, data, 0)
+    if os.fstat(descriptor).st_size > len(data):
+        os.ftruncate(descriptor, len(data))

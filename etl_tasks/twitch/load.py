@@ -9,6 +9,9 @@ The warehouse is ``TWITCH_WAREHOUSE_URL`` (else ``WAREHOUSE_URL``).
 
 from __future__ import annotations
 
+import luigi
+
+from etl_tasks.twitch.extract import Refreshable
 from etl_tasks.twitch.tables import TWITCH_TABLES
 from etl_tasks.twitch.transform_tasks import (
     TwitchTransformClips,
@@ -56,7 +59,22 @@ class TwitchLoadStreams(TwitchLoad):
     upstream_loads = (TwitchLoadUsers, TwitchLoadGames)
 
 
-class TwitchLoadVideos(TwitchLoad):
+class TwitchRefreshableLoad(Refreshable, TwitchLoad):
+    """A fact load a lookback may redo (``refresh_on``): complete only when the marker holds the
+    current transform and that transform is complete for the refresh."""
+
+    def requires(self) -> dict[str, luigi.Task]:
+        needed = super().requires()
+        needed["transform"] = self.transform_class(date=self.date, refresh_on=self.refresh_on)
+        return needed
+
+    def complete(self) -> bool:
+        if self.refresh_on is not None and not self.requires()["transform"].complete():
+            return False
+        return super().complete()
+
+
+class TwitchLoadVideos(TwitchRefreshableLoad):
     """Replace the date's videos in twitch_videos (after users)."""
 
     entity = "videos"
@@ -64,7 +82,7 @@ class TwitchLoadVideos(TwitchLoad):
     upstream_loads = (TwitchLoadUsers,)
 
 
-class TwitchLoadClips(TwitchLoad):
+class TwitchLoadClips(TwitchRefreshableLoad):
     """Replace the date's clips in twitch_clips (after users)."""
 
     entity = "clips"

@@ -19,6 +19,13 @@ and the warehouse column is NOT NULL; such a key missing from an API item is a m
 Deprecated or newer fields (``view_count`` of users, ``tag_ids``, ``is_mature``, ``is_featured``)
 are nullable so their disappearance from the API does not break the extract. ``email`` of users is
 not kept: app tokens never receive it and the project has no use for personal data.
+
+Schema drift: the API adds fields over time (api-contract.md: "treat unknown JSON fields as
+ignorable"). Ignorable for the warehouse, but never silently lost: every key the contract does not
+list is kept in the row's ``unknown_fields`` column (compact JSON object text, null when none), and
+its name is collected so the extract can record it in its sidecar and the report. A required field
+that disappears or changes type fails the page with a message naming the entity, the field and the
+first offending item's id.
 """
 
 from __future__ import annotations
@@ -141,6 +148,21 @@ STAMP_FIELDS["streams"] = (
 )
 
 ENTITIES: tuple[str, ...] = tuple(API_FIELDS)
+UNKNOWN_FIELDS_COLUMN = "unknown_fields"
+# Keys the contract documents but the project deliberately does not keep (not drift).
+DROPPED_FIELDS: dict[str, frozenset[str]] = {"users": frozenset({"email"})}
+KNOWN_FIELDS: dict[str, frozenset[str]] = {
+    entity: frozenset(name for name, _, _ in fields) | DROPPED_FIELDS.get(entity, frozenset())
+    for entity, fields in API_FIELDS.items()
+}
+# Python types a JSON value of each scalar kind may have (bool is not an int here: JSON true is
+# not a count); used by the fast path, which falls back to the precise check on anything else.
+FAST_TYPES: dict[str, frozenset[type]] = {
+    STRING: frozenset({str}),
+    INT: frozenset({int}),
+    FLOAT: frozenset({int, float}),
+    BOOL: frozenset({bool}),
+}
 
 
 def _build_schema(entity: str) -> pa.Schema:
@@ -148,7 +170,8 @@ def _build_schema(entity: str) -> pa.Schema:
         pa.field(name, ARROW_TYPE_OF_KIND[kind], nullable=not required)
         for name, kind, required in API_FIELDS[entity]
     ]
-    return pa.schema([*api, *STAMP_FIELDS[entity]])
+    unknown = pa.field(UNKNOWN_FIELDS_COLUMN, pa.string(), nullable=True)
+    return pa.schema([*api, unknown, *STAMP_FIELDS[entity]])
 
 
 RAW_SCHEMAS: dict[str, pa.Schema] = {entity: _build_schema(entity) for entity in API_FIELDS}
@@ -224,6 +247,11 @@ def _to_json_text(kind: str, value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _item_id(row: Any) -> str:
+    value = row.get("id") if isinstance(row, Mapping) else None
+    return f", first offending id {value!r}" if isinstance(value, str) and value else ""
+
+
 def _malformed(entity: str, where: str, problem: str) -> FatalExtractError:
     return FatalExtractError(
         f"malformed API page: {entity} {where} {problem}; the API answered outside its contract "
@@ -235,19 +263,31 @@ def _malformed(entity: str, where: str, problem: str) -> FatalExtractError:
 def _column(
     entity: str, rows: list[Mapping[str, Any]], name: str, kind: str, required: bool
 ) -> pa.Array:
+    raw = [row.get(name) for row in rows]
+    fast = FAST_TYPES.get(kind)
+    if fast is not None and not (required and None in raw):
+        types = {type(value) for value in raw} - {type(None)}
+        if types <= fast:
+            try:
+                return pa.array(raw, type=ARROW_TYPE_OF_KIND[kind])
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                pass  # e.g. an integer beyond 64 bits: the precise check below names it
     check = CHECKS[kind]
     values: list[Any] = []
-    for index, row in enumerate(rows):
-        value = row.get(name)
+    for index, (row, value) in enumerate(zip(rows, raw, strict=True)):
         if value is None:
             if required:
                 state = "is null" if name in row else "is missing"
-                raise _malformed(entity, f"data[{index}].{name}", f"{state} (required field)")
+                raise _malformed(
+                    entity, f"data[{index}].{name}", f"{state} (required field){_item_id(row)}"
+                )
         else:
             expected = check(value)
             if expected is not None:
                 raise _malformed(
-                    entity, f"data[{index}].{name}", f"is {_describe(value)}, expected {expected}"
+                    entity,
+                    f"data[{index}].{name}",
+                    f"is {_describe(value)}, expected {expected}{_item_id(row)}",
                 )
             if kind in (STRING_LIST, MUTED_SEGMENTS):
                 value = _to_json_text(kind, value)
@@ -269,14 +309,36 @@ def _stamp_column(field: pa.Field, value: Any, length: int) -> pa.Array:
     return pa.array([value] * length, type=field.type)
 
 
-def rows_to_table(entity: str, rows: list[Any], **stamps: Any) -> pa.Table:
+def _unknown_column(
+    entity: str, rows: list[Mapping[str, Any]], new_fields: set[str] | None
+) -> pa.Array:
+    """Per row, the keys the contract does not list, as compact JSON (null when none)."""
+    known = KNOWN_FIELDS[entity]
+    values: list[str | None] = []
+    for row in rows:
+        extra = row.keys() - known
+        if not extra:
+            values.append(None)
+            continue
+        if new_fields is not None:
+            new_fields.update(extra)
+        kept = {key: row[key] for key in sorted(extra)}
+        values.append(json.dumps(kept, ensure_ascii=False, separators=(",", ":"), default=str))
+    return pa.array(values, type=pa.string())
+
+
+def rows_to_table(
+    entity: str, rows: list[Any], *, new_fields: set[str] | None = None, **stamps: Any
+) -> pa.Table:
     """Build a table with exactly ``raw_schema(entity)`` from the API's ``data[]`` items.
 
     ``stamps`` are the extract's own columns: ``extracted_at`` (aware datetime) for every entity,
     plus ``captured_at`` (aware datetime, from the response ``Date`` header) and ``page`` (1-based
     int) for streams. Missing optional keys become null; unknown keys are ignored. A required key
     missing or null, a value of the wrong JSON type, or an item that is not an object raises
-    :class:`FatalExtractError` naming the entity, the item index and the field.
+    :class:`FatalExtractError` naming the entity, the item index, its id and the field.
+    Keys the contract does not list go to ``unknown_fields``; their names are added to
+    ``new_fields`` when given.
     """
     schema = raw_schema(entity)
     stamp_fields = STAMP_FIELDS[entity]
@@ -289,5 +351,6 @@ def rows_to_table(entity: str, rows: list[Any], **stamps: Any) -> pa.Table:
         if not isinstance(row, Mapping):
             raise _malformed(entity, f"data[{index}]", f"is {_describe(row)}, expected an object")
     columns = [_column(entity, rows, name, kind, req) for name, kind, req in API_FIELDS[entity]]
+    columns.append(_unknown_column(entity, rows, new_fields))
     columns += [_stamp_column(field, stamps[field.name], len(rows)) for field in stamp_fields]
     return pa.Table.from_arrays(columns, schema=schema)

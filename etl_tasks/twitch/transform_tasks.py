@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from etl_tasks.core.stage import StageOutput, StageTask
 from etl_tasks.twitch import transform as twitch_transform
 from etl_tasks.twitch.extract import (
+    Refreshable,
     TwitchExtractClips,
     TwitchExtractGames,
     TwitchExtractStreams,
@@ -50,14 +51,40 @@ class TwitchTransform(StageTask):
         raw = pq.read_table(extract.output().data_path)
         table, meta = type(self).function(raw, self.date)
         if self.dimensions:
+            # Only the referenced keys: a day's users dimension is ~100,000 wide rows.
+            spec = TABLES_BY_NAME[self.table_name]
+            keys = {fk.ref_table: list(fk.ref_columns) for fk in spec.foreign_keys}
             dimension_tables = {
-                name: pq.read_table(self.requires()[name].output().data_path)
+                name: pq.read_table(self.requires()[name].output().data_path,
+                                    columns=keys.get(name))
                 for name in self.dimensions
             }
             meta["references_checked"] = twitch_transform.check_foreign_keys(
                 TABLES_BY_NAME[self.table_name], table, dimension_tables
             )
+        meta["source_sha256"] = extract.output().meta().sha256
         return StageOutput(table.schema, [table], extra=meta, skip_reason=is_skipped(extract))
+
+
+class TwitchRefreshableTransform(Refreshable, TwitchTransform):
+    """A fact transform a lookback may redo: with ``refresh_on`` it is complete only when it was
+    made from the extract currently on disk (same sha256) and that extract is complete."""
+
+    def requires(self) -> dict[str, StageTask]:
+        needed = super().requires()
+        needed["extract"] = self.extract_class(date=self.date, refresh_on=self.refresh_on)
+        return needed
+
+    def complete(self) -> bool:
+        if not super().complete():
+            return False
+        if self.refresh_on is None:
+            return True
+        extract = self.requires()["extract"]
+        if not extract.complete():
+            return False
+        made_from = self.output().meta().extra.get("source_sha256")
+        return made_from == extract.output().meta().sha256
 
 
 class TwitchTransformUsers(TwitchTransform):
@@ -88,7 +115,7 @@ class TwitchTransformStreams(TwitchTransform):
     dimensions = {"twitch_users": TwitchTransformUsers, "twitch_games": TwitchTransformGames}
 
 
-class TwitchTransformVideos(TwitchTransform):
+class TwitchTransformVideos(TwitchRefreshableTransform):
     """Typed videos created on the date (durations in seconds), checked against users."""
 
     entity = "videos"
@@ -98,7 +125,7 @@ class TwitchTransformVideos(TwitchTransform):
     dimensions = {"twitch_users": TwitchTransformUsers}
 
 
-class TwitchTransformClips(TwitchTransform):
+class TwitchTransformClips(TwitchRefreshableTransform):
     """Typed clips created on the date, checked against users."""
 
     entity = "clips"

@@ -20,6 +20,7 @@ from etl_tasks.core.targets import PartitionTarget, sweep_temp_files
 from etl_tasks.errors import SourceMismatchError
 from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.interface import LoadMarker
+from etl_tasks.warehouse.migrate import apply_changes, plan_changes
 from etl_tasks.warehouse.model import TableSpec
 
 logger = logging.getLogger(__name__)
@@ -45,10 +46,13 @@ class WarehouseMarkerTarget(luigi.Target):
 
 
 class SchemaTask(StageTask):
-    """Create a pipeline's tables (idempotent); complete when every table exists.
+    """Create a pipeline's tables and migrate existing ones to their declaration (idempotent);
+    complete when every table exists with the declared column types (:mod:`.migrate`).
 
     Dated like the stages (one cheap check per date) so that a warehouse that is down or refuses
-    the DDL is recorded in that date's report like any other failed stage."""
+    the DDL is recorded in that date's report like any other failed stage. Lossless changes
+    (wider decimals, dropped NOT NULL, new nullable columns) are applied here, never in a load;
+    others stop the task with the exact SQL to run."""
 
     stage = "schema"
     entity = "tables"
@@ -58,7 +62,8 @@ class SchemaTask(StageTask):
         """Luigi does not pass complete() errors to event handlers: record them here."""
         try:
             with connect(warehouse_url(self.pipeline)) as warehouse:
-                done = not warehouse.missing_tables(self.tables)
+                done = not warehouse.missing_tables(self.tables) and not plan_changes(
+                    warehouse, self.tables)
         except Exception as error:
             record_failure(self, error)
             raise
@@ -72,7 +77,11 @@ class SchemaTask(StageTask):
         logger.info("creating %s tables in %s", self.pipeline, redact_url(url))
         with connect(url) as warehouse:
             warehouse.ensure_schema(self.tables)
-        self.write_sidecar(started_at, started_clock, tables=[t.name for t in self.tables])
+            migrated = apply_changes(warehouse, self.tables)
+        described = [change.describe() for change in migrated]
+        self.write_sidecar(started_at, started_clock, tables=[t.name for t in self.tables],
+                           extra={"migrated": described,
+                                  "notes": [f"schema migrated: {line}" for line in described]})
 
 
 class LoadTask(StageTask):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +24,11 @@ import pytest
 from etl_sandbox.btg_data import dataset_for_seed
 from etl_tasks.btg.extract import BtgExtractCarteira, BtgExtractRentabilidade
 from etl_tasks.btg.tasks import TIPOS, final_tasks, stage_tasks
-from etl_tasks.btg.transform_tasks import BtgTransformFundos, BtgTransformRentabilidade
+from etl_tasks.btg.transform_tasks import (
+    BtgCrossCheckRentabilidade,
+    BtgTransformFundos,
+    BtgTransformRentabilidade,
+)
 from etl_tasks.core.stage import StageTask, output_root
 from etl_tasks.core.targets import read_json
 from etl_tasks.report import read_report
@@ -36,42 +39,6 @@ DATE = dt.date(2025, 4, 10)
 ASSET_SECTIONS = ("titpublico", "titprivado", "debenture", "acoes", "cotas", "caixa")
 CARTEIRA_TASKS = {cls.__name__ for cls in TIPOS["carteira"]}
 RENTABILIDADE_TASKS = {cls.__name__ for cls in TIPOS["rentabilidade"]}
-FAST_SETTINGS = {
-    ("btg", "poll_initial_s"): "0.01",
-    ("btg", "poll_max_interval_s"): "0.05",
-    ("btg", "poll_deadline_s"): "5",
-    ("btg", "not_found_grace_s"): "2",
-    ("http", "max_retries"): "2",
-    ("http", "backoff_base_s"): "0.01",
-    ("http", "backoff_max_s"): "0.05",
-}
-
-
-@pytest.fixture(autouse=True)
-def fast_luigi_settings() -> Iterator[dict[tuple[str, str], str]]:
-    """Tiny polling intervals and fast retries through luigi config; restored afterwards."""
-    config = luigi.configuration.get_config()
-    saved = {key: config.get(*key, None) for key in FAST_SETTINGS}
-    for (section, option), value in FAST_SETTINGS.items():
-        config.set(section, option, value)
-    yield FAST_SETTINGS
-    for (section, option), value in saved.items():
-        if value is None:
-            config.remove_option(section, option)
-        else:
-            config.set(section, option, value)
-
-
-@pytest.fixture
-def landing(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    """Landing directories from the environment (the defaults RunAll uses)."""
-    dirs = {"carteira": workdir / "landing" / "carteira",
-            "rentabilidade": workdir / "landing" / "rentabilidade"}
-    monkeypatch.setenv("BTG_REPORT_PATH", str(dirs["carteira"]))
-    monkeypatch.setenv("BTG_RENTABILIDADE", str(dirs["rentabilidade"]))
-    return dirs
-
-
 def set_poll_deadline(seconds: float) -> None:
     luigi.configuration.get_config().set("btg", "poll_deadline_s", str(seconds))
 
@@ -185,7 +152,7 @@ def test_date_into_mariadb_exactly_then_reruns(sandbox, workdir, landing, mysql_
     partial = build(*final_tasks(DATE))
     assert partial.ok, partial.failed
     assert {"BtgExtractRentabilidade", "BtgTransformRentabilidade"} <= partial.ran
-    assert partial.ran <= RENTABILIDADE_TASKS | {"BtgCrossCheck"}
+    assert partial.ran <= RENTABILIDADE_TASKS | {"BtgCrossCheckRentabilidade"}
     assert not partial.ran & CARTEIRA_TASKS
     assert counts() == expected
     assert (landing["rentabilidade"] / "2025-04-10" / "page-1.json").is_file()
@@ -211,12 +178,12 @@ def test_run_all_with_defaults_into_sqlite(sandbox, workdir, landing) -> None:
     assert sqlite_table_rows(workdir, "btg_fundos") == funds
     assert sqlite_table_rows(workdir, "btg_rentabilidade") == funds
     assert sqlite_table_rows(workdir, "btg_posicoes") == parquet_rows("transform", "posicoes")
-    # SQLite keeps the decimal text exactly.
+    # SQLite keeps the decimal text exactly, at the column's scale (quotes: 14 decimals).
     quotas = sqlite_query(workdir, "SELECT cota_liquida FROM btg_rentabilidade")
-    assert all(len(text.split(".")[1]) == 8 for (text,) in quotas)
+    assert all(len(text.split(".")[1]) == 14 for (text,) in quotas)
 
 
-def test_corrupt_xml_fails_the_transform_and_loads_nothing(sandbox, workdir, landing) -> None:
+def test_corrupt_xml_fails_the_carteira_only(sandbox, workdir, landing) -> None:
     broken = dataset_for_seed(42).funds_on(DATE)[2]
     sandbox.control("config", {"btg_corrupt_fund": broken.cnpj})
     result = build(*final_tasks(DATE))
@@ -224,14 +191,21 @@ def test_corrupt_xml_fails_the_transform_and_loads_nothing(sandbox, workdir, lan
     assert "BtgTransformFundos" in result.failed
     assert "BtgExtractCarteira" in result.ran  # the raw file is still landed, for audit
     assert (landing["carteira"] / "2025-04-10" / "Carteira_20250410.zip").is_file()
-    assert not {"BtgLoadFundos", "BtgLoadPosicoes", "BtgLoadRentabilidade"} & result.ran
+    assert not {"BtgLoadFundos", "BtgLoadPosicoes"} & result.ran
     message = failure(BtgTransformFundos(date=DATE))["message"]
     assert "not well-formed" in message and "_20250410.xml" in message
-    for table in ("btg_fundos", "btg_posicoes", "btg_rentabilidade"):
+    for table in ("btg_fundos", "btg_posicoes"):
         assert sqlite_table_rows(workdir, table) == 0
+    # The rentabilidade of the date is independent: it loads, the cross-check is "not run".
+    assert "BtgLoadRentabilidade" in result.ran
+    funds = len(dataset_for_seed(42).funds_on(DATE))
+    assert sqlite_table_rows(workdir, "btg_rentabilidade") == funds
+    gate = read_json(BtgCrossCheckRentabilidade(date=DATE).partition().meta_path)
+    assert gate["status"] == "skipped"
+    assert "carteira of 2025-04-10 failed (BtgTransformFundos failed" in gate["skip_reason"]
 
 
-def test_invariant_break_names_fund_date_and_difference_and_blocks_every_load(
+def test_invariant_break_names_fund_date_and_difference_and_blocks_the_carteira(
         sandbox, workdir, landing) -> None:
     broken = dataset_for_seed(42).funds_on(DATE)[1]
     sandbox.control("config", {"btg_break_invariant": broken.cnpj})
@@ -241,9 +215,11 @@ def test_invariant_break_names_fund_date_and_difference_and_blocks_every_load(
     assert record["error_type"] == "DataQualityError"
     assert broken.cnpj in record["message"] and "2025-04-10" in record["message"]
     assert "difference 0.01" in record["message"]
-    assert not {"BtgLoadFundos", "BtgLoadPosicoes", "BtgLoadRentabilidade"} & result.ran
-    for table in ("btg_fundos", "btg_posicoes", "btg_rentabilidade"):
+    assert not {"BtgLoadFundos", "BtgLoadPosicoes"} & result.ran
+    for table in ("btg_fundos", "btg_posicoes"):
         assert sqlite_table_rows(workdir, table) == 0
+    assert sqlite_table_rows(workdir, "btg_rentabilidade") == len(
+        dataset_for_seed(42).funds_on(DATE))
 
 
 def test_ticket_stuck_processing_fails_after_the_deadline(sandbox, workdir, landing) -> None:

@@ -441,3 +441,107 @@ def test_url_without_scheme_is_a_config_error(clock):
 def test_policy_refuses_a_missing_timeout():
     with pytest.raises(ValueError, match="timeout"):
         RetryPolicy(timeout_s=(0.0, 5.0))
+
+
+# --- total deadline per response (slow-trickle bodies) ----------------------------------------
+
+
+@contextlib.contextmanager
+def trickling_server(byte_every_s: float = 0.05) -> Iterator[str]:
+    """A raw socket server whose answers announce 10,000 bytes and send one every
+    ``byte_every_s``: each socket read gets data in time, so no read timeout ever fires."""
+    import threading
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def answer(connection: socket.socket) -> None:
+        with contextlib.suppress(OSError), connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 10000\r\n\r\n"
+            )
+            for _ in range(10000):
+                if stop.wait(byte_every_s):
+                    return
+                connection.sendall(b" ")
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_trickling_body_ends_at_the_total_deadline_and_is_retried(clock):
+    policy = RetryPolicy(max_retries=1, jitter=False, backoff_base_s=0.01,
+                         timeout_s=(2.0, 2.0), deadline_s=0.3)
+    client = HttpClient(policy, sleep=clock.sleep, clock=clock.time)
+
+    with trickling_server() as url, pytest.raises(RetriableExtractError) as failure:
+        client.get_json(f"{url}/trickle")
+
+    assert "total deadline" in str(failure.value)
+    assert "after 2 attempts" in str(failure.value)
+    assert client.stats.requests == 2 and client.stats.errors == 2
+
+
+def test_deadline_comes_from_the_http_section():
+    class Section:
+        timeout_s, max_retries, backoff_base_s, backoff_max_s, deadline_s = 5, 1, 0.1, 1, 42
+
+    assert RetryPolicy.from_http_section(Section()).deadline_s == 42.0
+
+
+def test_each_thread_gets_its_own_session(server, clock):
+    import threading
+
+    server.always("/x", Reply(200, json={"ok": True}))
+    client = make_client(clock)
+    sessions: list[int] = []
+
+    def call() -> None:
+        client.get_json(f"{server.url}/x")
+        sessions.append(id(client.session))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(set(sessions)) == 3
+    assert client.requests_by_path == {"/x": 3}
+    client.close()
+
+
+def test_proxies_come_from_the_environment_once_per_host(monkeypatch, clock):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = make_client(clock)
+
+    assert client.proxies_for("https://api.twitch.tv/helix/streams")["https"] == (
+        "http://proxy.example:3128"
+    )
+    assert "http" not in client.proxies_for("http://127.0.0.1:8765/twitch/helix/streams")
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")
+    # Read once per host: requests would re-read the environment on every call.
+    assert client.proxies_for("https://api.twitch.tv/helix/users")["https"].startswith(
+        "http://proxy.example")

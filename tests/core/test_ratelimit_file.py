@@ -188,3 +188,15 @@ def test_a_damaged_file_means_unknown_and_is_rewritten(
     assert pacer.wait_before_request() == 0.0
     assert "unreadable" in caplog.text
     assert json.loads(path.read_text())["issued"] == 1
+
+
+def test_a_shorter_record_replaces_a_longer_one_whole(tmp_path):
+    # Written first, then cut to length: nothing of the longer record may survive.
+    store = FileStateStore(tmp_path)
+    long = BucketRecord(800, 123.456789012345, 1_000_000.123456789, 13.333333333, 99999, 99998)
+    short = BucketRecord(800, 1.0, 1.0, 1.0, 1, 1)
+    store.update(BUCKET, lambda current: (long, None))
+    store.update(BUCKET, lambda current: (short, None))
+
+    assert store.record(BUCKET) == short
+    assert json.loads(store.path_for(BUCKET).read_text()) == short.to_json()

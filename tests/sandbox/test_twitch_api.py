@@ -565,10 +565,58 @@ def test_stats_count_requests_by_path_and_status(helix: Helix) -> None:
 
 @pytest.mark.parametrize("knob", [{"twitch_ratelimit": "abc"}, {"twitch_ratelimit": 0},
                                   {"twitch_users": 0}, {"twitch_games": 999},
-                                  {"twitch_token_ttl": "soon"}])
+                                  {"twitch_token_ttl": "soon"}, {"twitch_profile": "busy"},
+                                  {"twitch_latency_ms": "slow"},
+                                  {"twitch_partner_history_days": 10}])
 def test_bad_twitch_settings_are_rejected_and_nothing_changes(sandbox: Any, knob: dict) -> None:
     response = requests.post(f"{sandbox.base_url}/_sandbox/config", json=knob, timeout=10)
     assert response.status_code == 400 and "nothing changed" in response.json()["error"]
     settings = requests.get(f"{sandbox.base_url}/_sandbox/config", timeout=10).json()["settings"]
     assert not any(key.startswith("SANDBOX_TWITCH") for key in settings)
     assert sandbox.stats()["twitch"]["users"] == 200
+
+
+def test_dangling_cursor_leads_the_last_page_to_an_empty_one(helix: Helix) -> None:
+    helix.sandbox.control("config", {"twitch_dangling_cursors": 1})
+    user = TwitchDataset(42).user_id(0)
+    params = {"user_id": user, "first": "100", "type": "archive"}
+
+    first = helix.ok("/videos", params)
+    assert first["data"] and first["pagination"]["cursor"]
+    pages = [first]
+    while pages[-1]["data"]:
+        pages.append(helix.ok("/videos", {**params, "after": pages[-1]["pagination"]["cursor"]}))
+
+    assert pages[-1] == {"data": [], "pagination": {}}
+    expected = [v["id"] for v in TwitchDataset(42).videos_of(user, DEMO_AT)
+                if v["type"] == "archive"]
+    assert [v["id"] for page in pages for v in page["data"]] == expected
+
+
+def test_partner_history_gives_partners_hundreds_of_videos(helix: Helix) -> None:
+    helix.sandbox.control("config", {"twitch_partner_history_days": 1000})
+    dataset = TwitchDataset(42, partner_history_days=1000)
+    star = dataset.user_id(0)
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = helix.ok("/videos", {"user_id": star, "first": "100",
+                                    **({"after": cursor} if cursor else {})})
+        ids += [v["id"] for v in page["data"]]
+        cursor = page["pagination"].get("cursor")
+        if not cursor:
+            break
+    assert len(ids) > 300
+    assert ids == [v["id"] for v in dataset.videos_of(star, DEMO_AT)]
+    assert len(TwitchDataset(42).videos_of(star, DEMO_AT)) < 100  # the default stays small
+
+
+def test_real_day_profile_sets_the_defaults_of_its_knobs(helix: Helix) -> None:
+    helix.sandbox.control("config", {"twitch_profile": "real-day", "twitch_latency_ms": 0,
+                                     "twitch_users": 5000})
+    stats = helix.sandbox.stats()["twitch"]
+    assert stats["users"] == 5000  # explicit settings win over the profile
+    response = helix.get("/games/top", {"first": "1"})
+    assert response.headers["Ratelimit-Limit"] == "800"
+    last = helix.ok("/games/top", {"first": "100"})
+    assert last["pagination"]["cursor"]  # dangling: even the only page carries a cursor

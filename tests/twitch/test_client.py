@@ -282,7 +282,7 @@ def test_chunked_keeps_order_drops_duplicates_and_refuses_non_strings():
         list(chunked(["1", 2]))  # type: ignore[list-item]
 
 
-def test_from_env_reads_credentials_and_base_urls(server, monkeypatch):
+def test_from_env_reads_credentials_and_base_urls(server, monkeypatch, workdir):
     monkeypatch.setenv("TWITCH_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("TWITCH_CLIENT_SECRET", SECRET)
     monkeypatch.setenv("TWITCH_AUTH_BASE_URL", server.url)
@@ -308,7 +308,7 @@ SANDBOX_NOW = dt.datetime(2025, 4, 10, 15, 0, 0, tzinfo=dt.timezone.utc)  # set 
 
 
 @pytest.fixture
-def live(sandbox) -> Iterator[TwitchClient]:
+def live(sandbox, workdir) -> Iterator[TwitchClient]:
     with TwitchClient.from_env(policy=FAST_POLICY) as client:
         yield client
 
@@ -424,7 +424,7 @@ def test_sandbox_validate_token(sandbox, live):
     assert body["expires_in"] > 0
 
 
-def test_sandbox_pacer_avoids_429_on_a_small_bucket(sandbox):
+def test_sandbox_pacer_avoids_429_on_a_small_bucket(sandbox, workdir):
     sandbox.control("config", {"twitch_ratelimit": 10})
     waits: list[float] = []
 

@@ -52,6 +52,7 @@ def test_stream_row_keeps_wire_values_and_stamps() -> None:
         "thumbnail_url": "https://static-cdn.jtvnw.net/previews-ttv/live_user_pixelpaloma-{width}x{height}.jpg",
         "tag_ids": "[]",
         "is_mature": False,
+        "unknown_fields": '{"unknown_new_field":{"x":1}}',
         "extracted_at": EXTRACTED_AT,
         "captured_at": CAPTURED_AT,
         "page": 3,

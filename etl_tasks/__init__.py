@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import configparser
 import contextlib
-import sys
-from pathlib import Path
 
 try:  # importing Luigi already reads LUIGI_CONFIG_PATH: a broken file is one line, not a traceback
     from etl_tasks.config import install_packaged_defaults
@@ -38,7 +36,7 @@ from etl_tasks.tasks_index import TASK_CLASSES
 # Luigi's own process lock per deployment (output directory), not per command line. An output
 # directory that cannot be created is reported by the run that needs it.
 with contextlib.suppress(EtlError):
-    scope_luigi_process_lock(create=Path(sys.argv[0] if sys.argv else "").name == "luigi")
+    scope_luigi_process_lock(create=False)
 install_error_boundary()  # known errors in Luigi's logs and the `luigi` command: one line
 
 globals().update({cls.__name__: cls for cls in TASK_CLASSES})

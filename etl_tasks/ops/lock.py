@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ import re
 import shlex
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -270,6 +272,11 @@ def scope_luigi_process_lock(root: Path | None = None, *, create: bool = True) -
     if current is not None and current != _SCOPED_LUIGI_LOCK_DIR:
         return Path(current)  # chosen by the user
     scoped = luigi_lock_dir(root)
+    if not create and not scoped.parent.is_dir():
+        # Nothing may be created at import (a refused run leaves no output/); Luigi makes only
+        # the last level, so until output/locks exists use a directory of this deployment in /tmp.
+        digest = hashlib.sha256(str(scoped).encode()).hexdigest()[:12]
+        scoped = Path(tempfile.gettempdir()) / f"luigi-{digest}"
     if create:
         try:
             scoped.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from etl_tasks.config_section import section_errors
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import EtlError
 from etl_tasks.probes import directory_status, sqlite_status
+
+logger = logging.getLogger(__name__)
 
 # distribution name -> import name
 DEPENDENCIES = {
@@ -205,3 +208,13 @@ def run_checks(pipelines: list[str], network: bool = True, apis: bool = True) ->
 def is_error(error: BaseException) -> bool:
     """Known, explained errors (no traceback needed)."""
     return isinstance(error, EtlError)
+
+
+def validated(pipelines: list[str]) -> bool:
+    """The etl-validate checks for the pipelines; failures are logged with their fix."""
+    failed = [check for check in run_checks(pipelines) if not check.ok]
+    for check in failed:
+        logger.error("setup check failed: %s", check.line())
+    if failed:
+        logger.error("fix the setup (run etl-validate for the full list) and run again")
+    return not failed

@@ -48,7 +48,7 @@ from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
 from etl_tasks.ops.plan import build_plan, render_plan
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.report import read_report
-from etl_tasks.validate import run_checks
+from etl_tasks.validate import validated
 
 logger = logging.getLogger("etl_tasks.backfill")
 
@@ -108,16 +108,6 @@ def print_summary(progress: Progress) -> int:
         print("run the same command again to retry them (finished stages are kept)")
         return EXIT_DATE_FAILED
     return EXIT_ALREADY_RUNNING if locked else EXIT_OK
-
-
-def validated(pipelines: list[str]) -> bool:
-    """The etl-validate checks for the pipelines; failures are logged with their fix."""
-    failed = [check for check in run_checks(pipelines) if not check.ok]
-    for check in failed:
-        logger.error("setup check failed: %s", check.line())
-    if failed:
-        logger.error("fix the setup (run etl-validate for the full list) and run again")
-    return not failed
 
 
 @guarded("etl-backfill", config_exit=3, failure_exit=40)

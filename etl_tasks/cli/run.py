@@ -35,7 +35,7 @@ from etl_tasks.ops.preflight import check_scheduler
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.pipelines import rerun_command
 from etl_tasks.report import render_text, report_dir
-from etl_tasks.validate import run_checks
+from etl_tasks.validate import validated
 
 logger = logging.getLogger("etl_tasks.run")
 
@@ -59,16 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lookback", type=int, default=None, metavar="N",
                         help="re-pull Twitch videos/clips of the N previous days too")
     return parser
-
-
-def validated(pipelines: list[str]) -> bool:
-    """The etl-validate checks for the pipelines; failures are logged with their fix."""
-    failed = [check for check in run_checks(pipelines) if not check.ok]
-    for check in failed:
-        logger.error("setup check failed: %s", check.line())
-    if failed:
-        logger.error("fix the setup (run etl-validate for the full list) and run again")
-    return not failed
 
 
 @guarded("etl-run", config_exit=3, failure_exit=40)

@@ -90,12 +90,14 @@ def start_sandbox(
     env: dict[str, str] | None = None,
     timeout_s: float = 30,
     log_path: str | None = None,
+    port: int | None = None,
 ) -> SandboxProcess:
-    """Start ``python -m etl_sandbox.server`` on a free port; return once it answers.
+    """Start ``python -m etl_sandbox.server`` on ``port`` (default: a free one); return once it
+    answers.
 
     Its output goes to ``log_path`` (default: a temporary file), never to an undrained pipe that
     would stall the server once full."""
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -125,9 +127,11 @@ def start_sandbox(
 
 
 @contextlib.contextmanager
-def running_sandbox(extra_args: list[str] | None = None) -> Iterator[SandboxProcess]:
-    """A sandbox for the duration of the block."""
-    sandbox = start_sandbox(extra_args)
+def running_sandbox(
+    extra_args: list[str] | None = None, port: int | None = None
+) -> Iterator[SandboxProcess]:
+    """A sandbox for the duration of the block (on ``port``, default a free one)."""
+    sandbox = start_sandbox(extra_args, port=port)
     try:
         yield sandbox
     finally:

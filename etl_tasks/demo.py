@@ -6,7 +6,9 @@
 
 Starts the sandbox on a free port (seed 42, clock 2025-04-10T15:00:00Z), points the API clients
 at it, runs ``etl-run --pipeline all`` for the date, prints the report, stops the sandbox and exits
-with the run's exit code. Running it again executes no stage: every target already exists.
+with the run's exit code. Running it again executes no stage: every target already exists. The
+port is kept in ``<root>/sandbox.port`` and reused, because every target records the API base URL
+it came from (a target from another URL is a SourceMismatchError, not silently reused).
 
 Everything the demo writes lives under its own root, ``output/demo/`` (``[paths] output_dir`` +
 ``/demo``): Parquet and sidecars, reports and status page, the SQLite warehouse
@@ -23,19 +25,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import socket
 import sys
 from pathlib import Path
 
 from luigi.configuration import get_config
 
-from etl_sandbox.launcher import running_sandbox
+from etl_sandbox.launcher import free_port, running_sandbox
 from etl_tasks.cli import run as etl_run
 from etl_tasks.cli.common import parse_date
 from etl_tasks.cli.parsers import document
 from etl_tasks.config import output_root
+from etl_tasks.errors import ConfigError
 
 DEMO_DATE = dt.date(2025, 4, 10)
 DEMO_DIRECTORY = "demo"  # under [paths] output_dir
+PORT_FILE = "sandbox.port"
+EXIT_CONFIG = 3
 
 
 def default_root() -> Path:
@@ -57,6 +63,30 @@ def isolate(root: Path, warehouse_url: str | None) -> dict[str, str]:
         "BTG_REPORT_PATH": str(root / "landing" / "btg" / "carteira"),
         "BTG_RENTABILIDADE": str(root / "landing" / "btg" / "rentabilidade"),
     }
+
+
+def demo_port(root: Path) -> int:
+    """The sandbox port of this demo root: the one used before (its targets record that base
+    URL), else a free one, remembered in ``<root>/sandbox.port``."""
+    remembered = root / PORT_FILE
+    if remembered.is_file():
+        port = int(remembered.read_text().strip())
+        if not port_in_use(port):
+            return port
+        raise ConfigError(
+            f"the demo's sandbox port {port} (from {remembered}) is in use by another program: "
+            f"stop it, or start over with `rm -r {root}` and run the demo again"
+        )
+    port = free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    remembered.write_text(f"{port}\n")
+    return port
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:``port``."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root or default_root()
     print(f"🚀 demo: starting the sandbox (Twitch + BTG APIs on 127.0.0.1), date {args.date}")
     print(f"📁 demo: everything goes under {root}/ (real runs never read it)")
-    with running_sandbox() as sandbox:
+    try:
+        port = demo_port(root)
+    except ConfigError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    with running_sandbox(port=port) as sandbox:
         sandbox.control("reset", {"seed": 42})
         sandbox.control("clock", {"now": f"{args.date.isoformat()}T15:00:00Z"})
         # The demo must never touch real services or the user's warehouse: override .env.

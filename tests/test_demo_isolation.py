@@ -28,7 +28,7 @@ def table_counts(database: Path) -> dict[str, int]:
                 for name in names}
 
 
-def test_real_run_after_the_demo_never_sees_sandbox_targets(tmp_path: Path) -> None:
+def test_demo_reruns_as_a_no_op_and_a_real_run_never_sees_its_targets(tmp_path: Path) -> None:
     demo = run_command(["python", "-m", "etl_tasks.demo"], tmp_path, project_env(tmp_path),
                        timeout=400)
     assert demo.code == 0, demo.output[-4000:]
@@ -42,6 +42,13 @@ def test_real_run_after_the_demo_never_sees_sandbox_targets(tmp_path: Path) -> N
     # Nothing of the demo outside its root: no real targets, reports, landing files or logs.
     assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["demo"]
     assert not (tmp_path / "logs").exists()
+
+    # Again: the same sandbox port (its targets record that base URL), so no stage runs.
+    again = run_command(["python", "-m", "etl_tasks.demo"], tmp_path, project_env(tmp_path),
+                        timeout=400)
+    assert again.code == 0, again.output[-4000:]
+    assert " 0 tasks run · exit 0 (SUCCESS)" in again.output, again.output[-2000:]
+    assert table_counts(root / "warehouse" / "demo.db") == demo_rows
 
     dead = f"http://127.0.0.1:{free_port()}"
     real_warehouse = tmp_path / "real.db"

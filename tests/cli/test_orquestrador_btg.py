@@ -24,24 +24,9 @@ import pytest
 
 from etl_sandbox.btg_data import dataset_for_seed
 from etl_tasks.cli.orquestrador_btg import UsageError, reference_date
+from tests.btg.orquestrador_run import CONFIG as FAST_CONFIG  # one fast-polling luigi.cfg
 
 DATE = "2025-04-10"
-FAST_CONFIG = """\
-[paths]
-output_dir = {root}/output
-logs_dir = {root}/logs
-
-[btg]
-poll_initial_s = 0.01
-poll_max_interval_s = 0.05
-poll_deadline_s = 5
-not_found_grace_s = 2
-
-[http]
-max_retries = 2
-backoff_base_s = 0.01
-backoff_max_s = 0.05
-"""
 
 
 @dataclass

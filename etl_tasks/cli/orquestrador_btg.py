@@ -21,8 +21,9 @@ pipelines, também em ``output/reports/date=D/``), o registro da execução (tam
 
 Códigos de saída (para o cron): 0 sucesso (um dia não útil é um no-op bem-sucedido); 1 falha —
 argumentos inválidos (``--data`` com ``--dias-atras``, data inválida, N negativo), ambiente
-inválido (credenciais, banco de dados, diretório de destino sem permissão de escrita) ou uma
-tarefa que falhou; 10 outra execução da mesma data está em andamento.
+inválido (credenciais, banco de dados, diretório de destino sem permissão de escrita, luigid de
+``--scheduler-url`` que não responde) ou uma tarefa que falhou; 10 outra execução da mesma data
+está em andamento.
 
 ``--dias-atras N`` conta dias úteis ANBIMA antes de hoje em America/Sao_Paulo (padrão 1).
 Para testes: a variável de ambiente ``ETL_TODAY=YYYY-MM-DD`` substitui "hoje".
@@ -56,12 +57,13 @@ from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
 from etl_tasks.calendar import business_days_back, today_in_sao_paulo
 from etl_tasks.cli.common import end_of_run
 from etl_tasks.cli.parsers import document, one_line_config_errors
-from etl_tasks.config import env, load_env, logs_root
+from etl_tasks.config import env, load_env, logs_root, redact_url
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.error_boundary import guarded
 from etl_tasks.errors import ConfigError
 from etl_tasks.ops.driver import DateResult, RunRequest, run_date, run_environment
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING, AlreadyRunningError
+from etl_tasks.ops.preflight import SchedulerUnreachableError, check_scheduler
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.pipelines import rerun_command
 from etl_tasks.report import render_text
@@ -379,6 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_path,
         record.run_id,
     )
+    if args.scheduler_url:  # a dead luigid: one line and exit 1, before any lock or API call
+        try:
+            check_scheduler(args.scheduler_url)
+        except SchedulerUnreachableError:
+            return fail(record, (
+                f"o agendador central (luigid) em {redact_url(args.scheduler_url)} não responde: "
+                "inicie-o (etl-scheduler --background ou make luigid) ou omita --scheduler-url "
+                "para usar o agendador local"))
     request = request_for(run, args.workers, args.scheduler_url)
     with run_environment(record.run_id, request.env):  # the chosen directories, not the defaults
         problems = setup_problems()

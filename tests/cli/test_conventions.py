@@ -137,3 +137,18 @@ def test_etl_run_with_a_dead_scheduler_url_is_one_line(tmp_path: Path) -> None:
         "etl-backfill: leave out --scheduler-url)"
     )
     assert not (tmp_path / "output" / "reports").exists()
+
+
+def test_orquestrador_btg_with_a_dead_scheduler_url_fails_with_exit_1(tmp_path: Path) -> None:
+    """Its guide promises cron 0 or 1 (10: the date is locked): a dead luigid is a failure (1),
+    said in Portuguese, before any lock, API call or report."""
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run_command(["orquestrador-btg", "--data", DATE, "--scheduler-url", url], tmp_path,
+                         project_env(tmp_path))
+    assert result.code == 1, result.output[-3000:]
+    assert (f"o agendador central (luigid) em {url} não responde: inicie-o (etl-scheduler "
+            "--background ou make luigid) ou omita --scheduler-url") in result.output
+    assert "Traceback" not in result.output and "cannot reach" not in result.output
+    assert result.output.rstrip().endswith("FALHA")
+    assert not (tmp_path / "output" / "reports").exists()
+    assert not (tmp_path / "output" / "btg").exists()

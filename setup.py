@@ -44,7 +44,7 @@ setup(
             "etl-run=etl_tasks.cli.run:main",
             "etl-validate=etl_tasks.cli.validate:main",
             "etl-sandbox=etl_sandbox.server:main",
-            "orquestrador-btg=etl_tasks.cli.orquestrador_btg:main",
+            "orquestrador-btg=etl_tasks.btg.orquestrador:main",
             "etl-backfill=etl_tasks.cli.backfill:main",
             "etl-invalidate=etl_tasks.cli.invalidate:main",
             "etl-scheduler=etl_tasks.cli.scheduler:main",

@@ -8,7 +8,9 @@ exit codes, INFO logging and ``check_complete_on_run`` hold in every install mod
 directory; ``/etc/luigi/luigi.cfg``, a ``luigi.cfg`` in the current directory and
 ``LUIGI_CONFIG_PATH`` still override it. A run against a central scheduler that does not answer
 stops at once with one line and exit 3, as does one whose ``ETL_ENV_FILE`` is missing
-(:mod:`etl_tasks.ops.preflight`).
+(:mod:`etl_tasks.ops.preflight`). Under the ``luigi`` command the run ends, as every other
+command's, with its run record printed and appended to ``<output>/runs.jsonl``
+(:mod:`etl_tasks.ops.plain_luigi`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ except configparser.Error as _error:
 from etl_tasks.error_boundary import install as install_error_boundary
 from etl_tasks.errors import EtlError
 from etl_tasks.ops.lock import scope_luigi_process_lock
+from etl_tasks.ops.plain_luigi import install as install_run_record
 from etl_tasks.run_all import ReportTask, RunAll
 from etl_tasks.tasks_index import TASK_CLASSES
 
@@ -38,6 +41,7 @@ from etl_tasks.tasks_index import TASK_CLASSES
 with contextlib.suppress(EtlError):
     scope_luigi_process_lock(create=False)
 install_error_boundary()  # known errors in Luigi's logs and the `luigi` command: one line
+install_run_record()  # the `luigi` command, like every other, ends with its run record
 
 globals().update({cls.__name__: cls for cls in TASK_CLASSES})
 __all__ = ["ReportTask", "RunAll", *(cls.__name__ for cls in TASK_CLASSES)]

@@ -59,6 +59,8 @@ WEBHOOK_MAX_ERROR_CHARS = 300
 class alerts(Section):
     """[alerts]: when to alert and the SMTP settings (secrets come from the environment)."""
 
+    bounds = {"smtp_port": (1, 65535)}
+
     on_success = luigi.BoolParameter(
         default=False, description="also alert when a run succeeds (FAILED/INCOMPLETE always do)"
     )

@@ -99,7 +99,12 @@ def require_env(key: str) -> str:
 
 def warehouse_url(pipeline: str) -> str:
     """The warehouse URL of a pipeline: ``<PIPELINE>_WAREHOUSE_URL``, else ``WAREHOUSE_URL``."""
-    return env(f"{pipeline.upper()}_WAREHOUSE_URL") or require_env("WAREHOUSE_URL")
+    return env(warehouse_key(pipeline)) or require_env("WAREHOUSE_URL")
+
+
+def warehouse_key(pipeline: str) -> str:
+    """The ``.env`` key of one pipeline's own warehouse (``<PIPELINE>_WAREHOUSE_URL``)."""
+    return f"{pipeline.upper()}_WAREHOUSE_URL"
 
 
 def redact_url(url: str) -> str:
@@ -123,59 +128,14 @@ class paths(Section):
 class http(Section):
     """[http]: timeouts and retry policy shared by the API clients."""
 
+    bounds = {"timeout_s": (0.001, None), "deadline_s": (0.001, None)}
+
     timeout_s = luigi.FloatParameter(default=30.0, description="connect+read timeout per request")
     max_retries = luigi.IntParameter(default=5, description="retries of 5xx/429/connection errors")
     backoff_base_s = luigi.FloatParameter(default=1.0, description="first backoff delay")
     backoff_max_s = luigi.FloatParameter(default=60.0, description="longest backoff delay")
     deadline_s = luigi.FloatParameter(
         default=120.0, description="longest time for a whole answer, body included (slow trickle)"
-    )
-
-
-class twitch(Section):
-    """[twitch]: what the Twitch extract asks for."""
-
-    page_size = luigi.IntParameter(
-        default=100, description="`first` for paginated endpoints (1-100)"
-    )
-    top_games = luigi.IntParameter(
-        default=100, description="top games added to the games dimension"
-    )
-    max_stream_pages = luigi.IntParameter(
-        default=0, description="cap on /streams pages per snapshot (0 = all live streams)"
-    )
-    ratelimit_reserve = luigi.IntParameter(
-        default=10, description="Ratelimit-Remaining at which the client waits for the reset"
-    )
-    shared_ratelimit = luigi.BoolParameter(
-        default=True,
-        description="share the Helix budget between processes on this host via <output>/ratelimit/",
-    )
-    broadcaster_ids = luigi.ListParameter(
-        default=[], description="broadcasters whose videos/clips are extracted even when offline"
-    )
-    top_broadcasters = luigi.IntParameter(
-        default=2000,
-        description="videos/clips for the N live broadcasters with most viewers (0 = every one)",
-    )
-    clip_top_games = luigi.IntParameter(
-        default=0, description="also list the date's clips of the N most-watched games (0 = off)"
-    )
-    stream_partitions = luigi.Parameter(
-        default="languages",
-        description="walk /streams as concurrent language partitions ('languages') or one ('none')",
-    )
-    concurrency = luigi.IntParameter(
-        default=8, description="Helix requests in flight at once (the shared limiter still paces)"
-    )
-    points_per_minute = luigi.IntParameter(
-        default=800, description="the app's Helix bucket, for the request plan's time estimate"
-    )
-    expected_live_streams = luigi.IntParameter(
-        default=100000, description="plan estimate of live streams before any snapshot exists"
-    )
-    lookback = luigi.IntParameter(
-        default=0, description="re-pull the videos/clips of the previous N days in the same run"
     )
 
 

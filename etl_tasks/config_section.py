@@ -4,6 +4,11 @@
         timeout_s = luigi.FloatParameter(default=30.0)
 
     http()    # with `[http] timeout_s = abc`: ConfigError: luigi.cfg [http] timeout_s = 'abc' ...
+    http()    # with `[http] timeout_s = 0`: ConfigError: ... timeout_s = '0' is out of range ...
+
+A number must also be in range: at least 0 unless the section's ``bounds`` say otherwise
+(``bounds = {"page_size": (1, 100)}``; None = no limit on that side), so a ``page_size = 0``
+or a negative timeout is refused by ``etl-validate`` instead of misbehaving in a run.
 
 Luigi reports it as ``ValueError: http[args=(), kwargs={}]: Error when parsing the default value
 of 'timeout_s'`` with the parse error only in its cause, and inside a task that is a traceback
@@ -14,7 +19,7 @@ what ``etl-validate`` reports.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import luigi
 from luigi.configuration import get_config
@@ -24,15 +29,45 @@ from etl_tasks.errors import ConfigError
 _PARAM = re.compile(r"default value of '(?P<name>\w+)'")
 
 
+Bounds = tuple[float | None, float | None]
+DEFAULT_BOUNDS: Bounds = (0, None)  # no count, size or duration of ours is negative
+
+
 class Section(luigi.Config):
-    """A ``luigi.Config`` whose unparsable values raise :class:`ConfigError`."""
+    """A ``luigi.Config`` whose unparsable or out-of-range values raise :class:`ConfigError`."""
+
+    # Inclusive (lowest, highest) of numeric parameters; the rest are DEFAULT_BOUNDS.
+    bounds: ClassVar[dict[str, Bounds]] = {}
 
     @classmethod
     def get_param_values(cls, params: Any, args: Any, kwargs: Any) -> Any:
         try:
-            return super().get_param_values(params, args, kwargs)
+            values = super().get_param_values(params, args, kwargs)
         except ValueError as error:
             raise ConfigError(bad_value_message(cls.get_task_family(), error)) from None
+        for name, value in values:
+            problem = out_of_range(value, cls.bounds.get(name, DEFAULT_BOUNDS))
+            if problem:
+                section = cls.get_task_family()
+                shown = get_config().get(section, name, value)
+                raise ConfigError(
+                    f"luigi.cfg [{section}] {name} = {str(shown)!r} is out of range: {problem}"
+                )
+        return values
+
+
+def out_of_range(value: Any, bounds: Bounds) -> str | None:
+    """What is wrong with a numeric ``value`` for ``bounds``, or None (non-numbers pass)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    low, high = bounds
+    if low is not None and high is not None and not low <= value <= high:
+        return f"it must be between {low:g} and {high:g}"
+    if low is not None and value < low:
+        return f"it must be at least {low:g}"
+    if high is not None and value > high:
+        return f"it must be at most {high:g}"
+    return None
 
 
 def bad_value_message(section: str, error: ValueError) -> str:

@@ -33,10 +33,11 @@ from luigi.configuration import get_config
 
 from etl_sandbox.launcher import free_port, running_sandbox
 from etl_tasks.cli import run as etl_run
-from etl_tasks.cli.common import parse_date
+from etl_tasks.cli.common import parse_date, parse_pipelines
 from etl_tasks.cli.parsers import document
-from etl_tasks.config import output_root
+from etl_tasks.config import output_root, warehouse_key
 from etl_tasks.errors import ConfigError
+from etl_tasks.pipelines import Pipeline, names, registered, selection_text
 
 DEMO_DATE = dt.date(2025, 4, 10)
 DEMO_DIRECTORY = "demo"  # under [paths] output_dir
@@ -58,11 +59,22 @@ def isolate(root: Path, warehouse_url: str | None) -> dict[str, str]:
     config = get_config()
     config.set("paths", "output_dir", str(root))
     config.set("paths", "logs_dir", str(root / "logs"))
-    return {
+    environment = {
         "WAREHOUSE_URL": warehouse_url or f"sqlite:///{root / 'warehouse' / 'demo.db'}",
-        "BTG_REPORT_PATH": str(root / "landing" / "btg" / "carteira"),
-        "BTG_RENTABILIDADE": str(root / "landing" / "btg" / "rentabilidade"),
     }
+    for pipeline in registered():
+        for key in pipeline.landing_dirs:
+            environment[key] = str(root / demo_landing_dir(pipeline, key))
+    return environment
+
+
+def demo_landing_dir(pipeline: Pipeline, key: str) -> Path:
+    """Where the demo keeps one landing directory: its default below ``output/``, moved under the
+    demo root (``output/landing/<p>/<d>`` → ``<root>/landing/<p>/<d>``)."""
+    default = Path(pipeline.env_default(key) or "")
+    if default.is_absolute() or len(default.parts) < 2:
+        return Path("landing") / pipeline.name / key.lower()
+    return Path(*default.parts[1:]) if default.parts[0] == "output" else default
 
 
 def demo_port(root: Path) -> int:
@@ -108,14 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="directory of everything the demo writes (default: output/demo)",
     )
-    parser.add_argument("--pipeline", choices=["twitch", "btg", "all"], default="all")
+    parser.add_argument(
+        "--pipeline",
+        type=parse_pipelines,
+        default=names(),
+        help="pipeline(s) to run: a name, a comma-separated list or all (default all)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     root = args.root or default_root()
-    print(f"🚀 demo: starting the sandbox (Twitch + BTG APIs on 127.0.0.1), date {args.date}")
+    apis = " + ".join(pipeline.title for pipeline in registered())
+    print(f"🚀 demo: starting the sandbox ({apis} APIs on 127.0.0.1), date {args.date}")
     print(f"📁 demo: everything goes under {root}/ (real runs never read it)")
     try:
         port = demo_port(root)
@@ -128,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         # The demo must never touch real services or the user's warehouse: override .env.
         os.environ.update(sandbox.client_env())
         os.environ.update(isolate(root, args.warehouse_url))
-        for key in ("TWITCH_WAREHOUSE_URL", "BTG_WAREHOUSE_URL"):
-            os.environ.pop(key, None)
-        code = etl_run.main(["--date", args.date.isoformat(), "--pipeline", args.pipeline])
+        for name in names():  # one demo warehouse for every pipeline
+            os.environ.pop(warehouse_key(name), None)
+        selection = selection_text(args.pipeline)
+        code = etl_run.main(["--date", args.date.isoformat(), "--pipeline", selection])
     print(f"🏁 demo finished with exit code {code}; sandbox stopped; data under {root}/")
     return code
 

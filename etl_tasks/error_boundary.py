@@ -22,6 +22,7 @@ Tracebacks stay for everything else (bugs). Three boundaries:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -42,6 +43,14 @@ LUIGI_LOGGER = "luigi-interface"
 _LAST_LINE = re.compile(r"^(?P<cls>etl_tasks(?:\.\w+)+)\.(?P<name>\w+): (?P<message>.*)$", re.S)
 
 F = TypeVar("F", bound=Callable[..., int])
+
+
+def is_luigi_command() -> bool:
+    """Whether this process is Luigi's own command (``luigi …`` or ``python -m luigi …``)."""
+    program = Path(sys.argv[0] if sys.argv else "")
+    return program.name == "luigi" or (
+        program.name == "__main__.py" and program.parent.name == "luigi"
+    )
 
 
 def one_line(error: BaseException) -> str:
@@ -139,8 +148,19 @@ def _luigi_excepthook(
     os._exit(code)  # an excepthook cannot choose the exit status any other way
 
 
-# Commands whose documented failure code is 1 (the seed's orquestrador, etl-validate).
-_CONFIG_EXIT_BY_PROGRAM = {"orquestrador-btg": 1, "etl-validate": 1, "luigi": EXIT_CONFIG}
+# Shared commands whose configuration error is not EXIT_CONFIG; pipelines declare their own.
+_CONFIG_EXIT_BY_PROGRAM = {"etl-validate": 1, "luigi": EXIT_CONFIG}
+
+
+def config_exit_code(program: str) -> int:
+    """The configuration-error exit code of ``program`` (a pipeline's own command may keep its
+    guide's code; the registry is read defensively: this runs while luigi.cfg is unreadable)."""
+    codes = dict(_CONFIG_EXIT_BY_PROGRAM)
+    with contextlib.suppress(Exception):
+        from etl_tasks.pipelines import command_config_exits
+
+        codes.update(command_config_exits())
+    return codes.get(program, EXIT_CONFIG)
 
 
 def exit_unreadable_config(error: Exception) -> NoReturn:
@@ -148,7 +168,7 @@ def exit_unreadable_config(error: Exception) -> NoReturn:
     program = Path(sys.argv[0] if sys.argv else "").name
     print(f"{program or 'etl_tasks'}: cannot read luigi.cfg: {' '.join(str(error).split())}; "
           "fix that file", file=sys.stderr)
-    raise SystemExit(_CONFIG_EXIT_BY_PROGRAM.get(program, EXIT_CONFIG))
+    raise SystemExit(config_exit_code(program))
 
 
 _INSTALLED = False
@@ -162,7 +182,7 @@ def install() -> None:
     _INSTALLED = True
     logger = logging.getLogger(LUIGI_LOGGER)
     logger.addFilter(KnownErrorFilter())
-    if Path(sys.argv[0] if sys.argv else "").name == "luigi":
+    if is_luigi_command():
         logger.addFilter(_LuigiCommandFilter())
         sys.excepthook = _luigi_excepthook
 

@@ -18,12 +18,11 @@ import datetime as dt
 import importlib
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-
-from luigi.configuration import get_config
+from typing import Any
 
 from etl_tasks.errors import ConfigError
 
@@ -56,12 +55,28 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class RunOption:
+    """A command-line option a pipeline adds to ``etl-run`` (e.g. ``--lookback N``).
+
+    Its value reaches the pipeline's ``final_tasks(date, **options)`` through the ``options``
+    parameter of ``RunAll``/``ReportTask`` (``{pipeline: {key: value}}``), never through global
+    Luigi configuration. ``check`` returns what is wrong with a value, or None."""
+
+    flag: str
+    key: str
+    type: Callable[[str], Any]
+    metavar: str
+    help: str
+    check: Callable[[Any], str | None] | None = None
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """What shared code needs to know about one pipeline."""
 
     name: str
     title: str
-    tasks_module: str  # provides stage_tasks(date) and final_tasks(date)
+    tasks_module: str  # provides stage_tasks(date) and final_tasks(date, **run options)
     env_keys: tuple[EnvKey, ...]
     probes: Callable[[], list[Probe]]
     calendar: str  # human name of the calendar, e.g. "every day", "ANBIMA business days"
@@ -71,6 +86,11 @@ class Pipeline:
     rerun: Callable[[dt.date], list[str]] | None = None  # argv that resumes one date of it alone
     run_by_default: bool = False  # part of etl-run / etl-backfill when no --pipeline is given
     step_names: dict[str, str] = field(default_factory=dict)  # task family -> human step name
+    run_options: tuple[RunOption, ...] = ()  # its own etl-run options
+    # Its own console commands and their configuration-error exit code (a guide's contract).
+    commands: dict[str, int] = field(default_factory=dict)
+    # The request plan of a run of a date (``etl-run --plan``), from the run's options.
+    plan: Callable[[dt.date, Mapping[str, Any]], str] | None = None
 
     def tasks(self) -> ModuleType:
         """The tasks module (imported on first use)."""
@@ -80,15 +100,19 @@ class Pipeline:
         """Every extract/transform/check/schema/load task of ``date``."""
         return list(self.tasks().stage_tasks(date))
 
-    def final_tasks(self, date: dt.date) -> list:
-        """What a run of ``date`` must finish (its loads)."""
-        return list(self.tasks().final_tasks(date))
+    def final_tasks(self, date: dt.date, options: Mapping[str, Any] | None = None) -> list:
+        """What a run of ``date`` must finish (its loads), given the run's options of it."""
+        return list(self.tasks().final_tasks(date, **dict(options or {})))
 
     def required_keys(self) -> list[str]:
         return [key.name for key in self.env_keys if key.required]
 
     def runs_on(self, date: dt.date) -> bool:
         return self.no_run_reason(date) is None
+
+    def env_default(self, name: str) -> str | None:
+        """The default of one of its ``.env`` keys (None: no default, or not its key)."""
+        return next((key.default for key in self.env_keys if key.name == name), None)
 
 
 _REGISTRY: dict[str, Pipeline] | None = None
@@ -150,6 +174,9 @@ def selection_text(chosen: Sequence[str]) -> str:
 def enabled() -> list[str]:
     """Pipelines switched on in ``[pipelines]`` of luigi.cfg (``<name> = true|false``; a pipeline
     not listed there is on): what plain ``luigi … RunAll`` covers."""
+    # Imported here: the registry itself reads without Luigi (e.g. while luigi.cfg is broken).
+    from luigi.configuration import get_config
+
     config = get_config()
     try:
         return [name for name in names() if config.getboolean("pipelines", name, True)]
@@ -165,6 +192,11 @@ def defaults() -> list[str]:
 def env_keys() -> list[EnvKey]:
     """Every pipeline's ``.env`` keys, in registry order."""
     return [key for pipeline in registered() for key in pipeline.env_keys]
+
+
+def command_config_exits() -> dict[str, int]:
+    """Every pipeline's own commands and their configuration-error exit code."""
+    return {name: code for pipeline in registered() for name, code in pipeline.commands.items()}
 
 
 def rerun_argv(date: dt.date, chosen: Sequence[str]) -> list[str]:

@@ -75,6 +75,13 @@ def build_report(date: dt.date, pipelines: Sequence[str] | None = None) -> RunRe
     return state if pipelines is None else state.only(pipelines)
 
 
+def run_options_parameter() -> luigi.DictParameter:
+    """The pipelines' own options of a run, ``{pipeline: {key: value}}`` (e.g. a lookback)."""
+    return luigi.DictParameter(
+        default={}, description="per-pipeline run options, e.g. {\"NAME\": {\"KEY\": 3}}"
+    )
+
+
 class ReportTask(luigi.Task):
     """Write the state of the date (report.txt, report.json, the status page) once the final
     loads of ``pipelines`` are done."""
@@ -83,13 +90,14 @@ class ReportTask(luigi.Task):
     pipelines = PipelinesParameter(
         default="", description="pipelines whose loads must be done first (default [pipelines])"
     )
+    options = run_options_parameter()
 
     def requires(self) -> list[luigi.Task]:
         """The final loads of the chosen pipelines."""
         return [
             task
             for name in selected(self.pipelines)
-            for task in registry.get(name).final_tasks(self.date)
+            for task in registry.get(name).final_tasks(self.date, self.options.get(name))
         ]
 
     def output(self) -> luigi.LocalTarget:
@@ -121,9 +129,12 @@ class RunAll(luigi.WrapperTask):
     pipelines = PipelinesParameter(
         default="", description="comma-separated pipelines, or all (default: [pipelines])"
     )
+    options = run_options_parameter()
 
     def requires(self) -> ReportTask:
-        return ReportTask(date=self.date, pipelines=",".join(selected(self.pipelines)))
+        return ReportTask(
+            date=self.date, pipelines=",".join(selected(self.pipelines)), options=self.options
+        )
 
 
 # Output roots whose status page this process rebuilds when it exits.

@@ -162,7 +162,7 @@ def check_warehouses(pipelines: list[str]) -> list[Check]:
         checks.append(
             guarded(
                 f"{pipeline} warehouse",
-                f"start the database or fix {pipeline.upper()}_WAREHOUSE_URL"
+                f"start the database or fix {config.warehouse_key(pipeline)}"
                 " / WAREHOUSE_URL in .env",
                 probe,
             )

@@ -11,6 +11,7 @@ editable install of the checkout never leaks in (the test asserts where etl_task
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -115,6 +116,10 @@ def test_failing_task_exits_30_and_logs_at_info(installed: Path, tmp_path: Path)
     lines = output.splitlines()
     assert any(line.startswith("INFO: ") for line in lines), output[-2000:]
     assert not [line for line in lines if line.startswith("DEBUG: ")]
+    # Luigi's own command ends, as every other, with its run record (stdout's last line).
+    record = json.loads((tmp_path / "output" / "runs.jsonl").read_text().splitlines()[-1])
+    assert record["exit_code"] == 30 and record["status"] == "FAILED"
+    assert done.stdout.strip().splitlines()[-1].endswith("0 tasks run · exit 30 (FAILED)")
 
 
 def test_user_luigi_cfg_overrides_the_packaged_defaults(installed: Path, tmp_path: Path) -> None:

@@ -79,3 +79,19 @@ def test_an_unknown_pipeline_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown pipeline 'nope': expected one of twitch, btg"):
         RunAll(date=DATE, pipelines="nope")
     assert json.dumps(registry.names()) == '["twitch", "btg"]'
+
+
+def test_shared_code_names_no_pipeline() -> None:
+    from tests.pipeline_names import WORDS, report, shared_modules
+
+    assert len(shared_modules()) > 40  # the walk found the shared package
+    assert WORDS.search("orquestrador-btg")  # the check can see a pipeline's own command
+    assert report() == [], "\n".join(report())
+
+
+def test_the_pipeline_name_check_sees_code_and_not_docstrings(tmp_path: Path) -> None:
+    from tests.pipeline_names import naming_lines
+
+    module = tmp_path / "shared.py"
+    module.write_text('"""Runs twitch or btg."""\n\nNAME = "twitch"  # the btg one\nOTHER = 1\n')
+    assert naming_lines(module) == [(3, 'NAME = "twitch"  # the btg one')]

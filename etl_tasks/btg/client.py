@@ -39,9 +39,7 @@ The token lives in :mod:`etl_tasks.btg.auth`, the ticket outcomes and the pollin
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -73,7 +71,14 @@ from etl_tasks.btg.ticket import (
 )
 from etl_tasks.core.closing import Closing
 from etl_tasks.core.counters import Counters
-from etl_tasks.core.http import HttpClient, HttpStats, RetryPolicy
+from etl_tasks.core.http import (
+    SYSTEM_CLOCKS,
+    Clocks,
+    HttpClient,
+    HttpStats,
+    RetryPolicy,
+    require_http_url,
+)
 from etl_tasks.errors import ConfigError, FatalExtractError
 
 __all__ = [
@@ -136,25 +141,17 @@ class BtgClient(Closing):
         scope: str = "",
         refresh_margin_s: float = 300.0,
         *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
         if not client_id or not client_secret:
             raise ConfigError(
                 "BTG_CLIENT_ID and BTG_CLIENT_SECRET must both be set; add them to .env."
             )
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"BTG_BASE_URL must start with http:// or https:// (got {base_url!r}); "
-                "fix it in .env."
-            )
-        self.base_url = base_url.rstrip("/")
+        self.base_url = require_http_url("BTG_BASE_URL", base_url)
         self.poll_policy = poll_policy or PollPolicy()
         self.stats = BtgStats()
-        self._sleep = sleep
-        self._monotonic = monotonic
+        self._sleep = clocks.sleep
+        self._monotonic = clocks.monotonic
         # Called after each "still processing" answer with (ticket, polls, state, elapsed_s),
         # so a task can show live progress in the visualiser.
         self.on_poll: Callable[[str, int, str, float], None] | None = None
@@ -163,12 +160,13 @@ class BtgClient(Closing):
             stats=self.stats.http,
             secrets=lambda: self.auth.secrets(),
             user_agent="etl_tasks-btg",
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
+            sleep=clocks.sleep,
+            clock=clocks.clock,
+            rng=clocks.rng,
         )
         self.auth = BtgTokenAuth(
-            self.http, self.base_url, client_id, client_secret, scope, refresh_margin_s, monotonic
+            self.http, self.base_url, client_id, client_secret, scope, refresh_margin_s,
+            clocks.monotonic,
         )
         self._issued_at: dict[str, float] = {}
         self._answered: set[str] = set()

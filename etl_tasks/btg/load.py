@@ -40,9 +40,28 @@ class BtgLoad(LoadTask):
     schema_class = BtgSchema
     side: str = "carteira"
 
+    # A task parameter, not a change of global configuration: orquestrador-btg --tipo carteira
+    # builds its loads with False (one report has nothing to be compared with in that run).
+    # Insignificant, so the task ids (and luigid's view) are those of a plain run.
+    cross_check = luigi.OptionalBoolParameter(
+        default=None,
+        significant=False,
+        description="wait for the cross-check gate (default: [btg] cross_check)",
+    )
+
+    def checks_across(self) -> bool:
+        """Whether this load waits for its cross-check gate."""
+        return cross_check_enabled() if self.cross_check is None else bool(self.cross_check)
+
+    def requires(self) -> dict[str, luigi.Task]:
+        needed = super().requires()
+        for upstream in self.upstream_loads:  # the same cross-check choice all the way up
+            needed[upstream.entity] = upstream(date=self.date, cross_check=self.cross_check)
+        return needed
+
     def extra_requirements(self) -> dict[str, luigi.Task]:
         """Carteira and rentabilidade must agree (when both are there) before either loads."""
-        if not cross_check_enabled():
+        if not self.checks_across():
             return {}
         return {"crosscheck": gate_for(self.side)(date=self.date)}
 

@@ -58,4 +58,5 @@ PIPELINE = Pipeline(
     no_run_reason=no_run_reason,
     landing_dirs=("BTG_REPORT_PATH", "BTG_RENTABILIDADE"),
     rerun=rerun,
+    commands={"orquestrador-btg": 1},  # its guide: 0 success, 1 any failure
 )

@@ -16,6 +16,17 @@ from etl_tasks.config_section import Section
 class btg(Section):
     """[btg]: report contract, polling policy and the cross-report check of the BTG pipeline."""
 
+    bounds = {
+        "page_size": (1, None),
+        "poll_initial_s": (0.001, None),
+        "poll_factor": (1, None),
+        "poll_max_interval_s": (0.001, None),
+        "poll_deadline_s": (0.001, None),
+        "zip_max_total_mb": (1, None),
+        "zip_max_members": (1, None),
+        "zip_max_ratio": (1, None),
+    }
+
     page_size = luigi.IntParameter(
         default=100,
         description="pageSize of every report request (NAVPerformance: funds per page)",

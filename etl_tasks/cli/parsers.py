@@ -24,7 +24,7 @@ from typing import TypeVar
 from etl_tasks.errors import ConfigError
 
 DISTRIBUTION = "etl_tasks"
-EXIT_CONFIG = 3  # every command's "configuration error" (orquestrador-btg: 1, its guide's code)
+EXIT_CONFIG = 3  # "configuration error" (a pipeline's own command may keep its guide's code)
 
 Main = TypeVar("Main", bound=Callable[..., int])
 

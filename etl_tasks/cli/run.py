@@ -4,8 +4,8 @@
     etl-run --date 2025-04-10                 # a given date
     etl-run --date 2025-04-10 --pipeline all  # every pipeline (or a comma-separated list)
     etl-run --workers 4 --scheduler-url http://127.0.0.1:8082   # through luigid
-    etl-run --date 2025-04-10 --plan          # the Twitch request plan and its time; calls nothing
-    etl-run --lookback 3                      # also re-pull the videos/clips of the 3 days before
+    etl-run --date 2025-04-10 --plan          # each pipeline's request plan and time; calls nothing
+    etl-run --lookback 3                      # a pipeline's own option (listed below)
 
 Exit codes: 0 success; 2 bad arguments; 3 configuration/validation failed; otherwise Luigi's
 [retcode]: 10 already running, 20 missing data, 25 not run, 30 a task failed, 35 scheduling error,
@@ -20,8 +20,7 @@ import argparse
 import datetime as dt
 import logging
 import sys
-
-from luigi.configuration import get_config
+from typing import Any
 
 from etl_tasks.alerts import send_run_alert
 from etl_tasks.cli.common import EXIT_CONFIG, add_pipeline_option, end_of_run, parse_date
@@ -33,7 +32,7 @@ from etl_tasks.ops.driver import RunRequest, run_date
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
 from etl_tasks.ops.preflight import check_scheduler
 from etl_tasks.ops.runs import RunRecord
-from etl_tasks.pipelines import rerun_command
+from etl_tasks.pipelines import get, registered, rerun_command
 from etl_tasks.report import render_text, report_dir
 from etl_tasks.validate import validated
 
@@ -55,32 +54,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler-url", default=None, help="central luigid URL (default: the local scheduler)"
     )
     parser.add_argument("--no-validate", action="store_true", help="skip the set-up checks")
-    parser.add_argument("--plan", action="store_true", help="print the Twitch request plan, exit")
-    parser.add_argument("--lookback", type=int, default=None, metavar="N",
-                        help="re-pull Twitch videos/clips of the N previous days too")
+    parser.add_argument(
+        "--plan", action="store_true", help="print the request plan of each pipeline that has one"
+    )
+    for pipeline in registered():
+        for option in pipeline.run_options:
+            parser.add_argument(
+                option.flag,
+                dest=option_dest(pipeline.name, option.key),
+                type=option.type,
+                default=None,
+                metavar=option.metavar,
+                help=option.help,
+            )
     return parser
+
+
+def option_dest(pipeline: str, key: str) -> str:
+    """The argparse destination of one pipeline's run option."""
+    return f"option__{pipeline}__{key}"
+
+
+def run_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> dict[str, dict[str, Any]]:
+    """The pipelines' options given on the command line, checked (``{pipeline: {key: value}}``)."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for pipeline in registered():
+        for option in pipeline.run_options:
+            value = getattr(args, option_dest(pipeline.name, option.key))
+            if value is None:
+                continue
+            problem = option.check(value) if option.check else None
+            if problem:
+                parser.error(problem)
+            chosen.setdefault(pipeline.name, {})[option.key] = value
+    return chosen
 
 
 @guarded("etl-run", config_exit=3, failure_exit=40)
 @one_line_config_errors("etl-run")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.workers < 1:
-        build_parser().error("--workers must be at least 1")
+        parser.error("--workers must be at least 1")
+    options = run_options(args, parser)
     if args.scheduler_url:  # a dead luigid: one line and exit 3, before any lock or report
         check_scheduler(args.scheduler_url)
     load_env()
     log = setup_logging("etl", logs_root())
     date: dt.date = args.date or dt.datetime.now(dt.timezone.utc).date()
     pipelines: list[str] = args.pipeline
-    if args.lookback is not None:
-        if args.lookback < 0:
-            build_parser().error("--lookback must be 0 or more days")
-        get_config().set("twitch", "lookback", str(args.lookback))
     if args.plan:
-        from etl_tasks.twitch.plan import render_plan, request_plan
-
-        print(render_plan(date, request_plan(date)), end="")
+        planned = [get(name) for name in pipelines if get(name).plan is not None]
+        if not planned:
+            parser.error(f"no request plan for {', '.join(pipelines)}: none of them declares one")
+        for pipeline in planned:
+            print(pipeline.plan(date, options.get(pipeline.name, {})), end="")
         return 0
     arguments = sys.argv[1:] if argv is None else argv
     record = RunRecord.start("etl-run", arguments, pipelines, [date], log=log)
@@ -89,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         end_of_run(record, EXIT_CONFIG, "SETUP FAILED", [])
         print(record.line())
         return EXIT_CONFIG
-    result = run_date(RunRequest(date, pipelines, args.workers, args.scheduler_url), record)
+    request = RunRequest(date, pipelines, args.workers, args.scheduler_url, options=options)
+    result = run_date(request, record)
     if result.crash:
         logger.error("the run stopped: %s", result.crash)
     if result.locked:

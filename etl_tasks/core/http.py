@@ -203,6 +203,32 @@ def decode_json(response: requests.Response, where: str) -> Any:
         ) from error
 
 
+
+@dataclass(frozen=True)
+class Clocks:
+    """The time sources an API client waits, stamps and jitters with: the system's by default;
+    tests pass fakes so backoff, token expiry and pacing run without real waiting."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time  # wall time (Retry-After dates, rate-limit resets)
+    monotonic: Callable[[], float] = time.monotonic  # token ages, poll deadlines
+    rng: random.Random | None = None
+
+
+SYSTEM_CLOCKS = Clocks()
+
+
+def require_http_url(key: str, value: str) -> str:
+    """``value`` of the ``.env`` key ``key`` without its trailing slash, or a ConfigError naming
+    the key when it is not an http(s) URL (before any request is made with it)."""
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"not a usable URL in {key} ({value!r}): it must start with http:// or https://; "
+            "fix it in .env."
+        )
+    return value.rstrip("/")
+
+
 class HttpClient(Closing):
     """One ``requests.Session`` with timeouts, retries, pacing and counters.
 
@@ -397,7 +423,7 @@ class HttpClient(Closing):
         ) as error:
             raise ConfigError(
                 f"{where}: not a usable URL ({type(error).__name__}). Check the base URL "
-                "settings (e.g. TWITCH_API_BASE_URL must start with http:// or https://)."
+                "settings in .env (each *_BASE_URL must start with http:// or https://)."
             ) from error
         except RETRIABLE_EXCEPTIONS as error:
             self.stats.add(requests=1, errors=1)

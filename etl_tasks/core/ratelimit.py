@@ -30,8 +30,8 @@ from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
-# Longest single pacing wait. Twitch buckets refill within a minute; a longer computed wait means
-# the headers are odd (or the clocks are), and sleeping for it would only stall the run.
+# Longest single pacing wait. Per-minute buckets refill within a minute; a longer computed wait
+# means the headers are odd (or the clocks are), and sleeping for it would only stall the run.
 DEFAULT_MAX_WAIT_S = 65.0
 
 

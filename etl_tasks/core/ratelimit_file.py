@@ -58,8 +58,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Without a measured rate, assume the bucket refills completely in a minute (what Twitch Helix
-# documents: "points per minute"). Measured rates replace it as soon as the bucket runs low.
+# Without a measured rate, assume the bucket refills completely in a minute (what per-minute
+# buckets such as "points per minute" promise). Measured rates replace it as soon as the bucket
+# runs low.
 DEFAULT_REFILL_WINDOW_S = 60.0
 # The rate is measured only from answers with at least this fraction of the bucket spent: headers
 # carry whole seconds, so a small gap (1 point, reset in 2 s) says little about the rate.

@@ -23,9 +23,11 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import luigi
 import luigi.execution_summary
+import luigi.worker
 from luigi.configuration import get_config
 from luigi.retcodes import retcode
 
@@ -61,13 +63,15 @@ class RunRequest:
     scope: Sequence[str] | None = None
     # Environment of the run (e.g. landing directories chosen on the command line).
     env: dict[str, str] = field(default_factory=dict)
+    # The pipelines' own options of this run ({pipeline: {key: value}}, e.g. a lookback).
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def root_tasks(self) -> list[luigi.Task]:
         if self.roots is not None:
             return self.roots()
         from etl_tasks.run_all import RunAll
 
-        return [RunAll(date=self.date, pipelines=",".join(self.pipelines))]
+        return [RunAll(date=self.date, pipelines=",".join(self.pipelines), options=self.options)]
 
     def scope_tasks(self) -> list[StageTask]:
         tasks = date_tasks(self.date, self.pipelines)
@@ -102,8 +106,12 @@ class DateResult:
 
 def luigi_exit_code(result: luigi.execution_summary.LuigiRunResult) -> int:
     """The exit code ``luigi`` itself would give for this run (``[retcode]`` of luigi.cfg)."""
+    return worker_exit_code(result.worker)
+
+
+def worker_exit_code(worker: luigi.worker.Worker) -> int:
+    """The exit code ``luigi`` gives for what ``worker`` did (``luigi.retcodes``' own rule)."""
     codes = retcode()
-    worker = result.worker
     sets = luigi.execution_summary._summary_dict(worker)
     root = luigi.execution_summary._root_task(worker)
     seen = {key for key, tasks in sets.items() if tasks}
@@ -121,7 +129,12 @@ def luigi_exit_code(result: luigi.execution_summary.LuigiRunResult) -> int:
 
 
 def _families(result: luigi.execution_summary.LuigiRunResult, key: str) -> list[str]:
-    sets = luigi.execution_summary._summary_dict(result.worker)
+    return worker_families(result.worker, key)
+
+
+def worker_families(worker: luigi.worker.Worker, key: str) -> list[str]:
+    """The task families of one summary set of ``worker`` (e.g. ``completed``), sorted."""
+    sets = luigi.execution_summary._summary_dict(worker)
     return sorted(task.task_family for task in sets.get(key, set()))
 
 
@@ -158,6 +171,9 @@ def noop_state(request: RunRequest) -> RunReport | None:
     from etl_tasks.ops.status import COMPLETE, task_state
     from etl_tasks.ops.warehouse_view import WarehouseView
 
+    # A pipeline option (e.g. a lookback) adds tasks outside the date's own: ask the roots.
+    if request.options and not all(task.complete() for task in request.root_tasks()):
+        return None
     view = WarehouseView()
     if all(task_state(task, view).symbol in COMPLETE for task in request.scope_tasks()):
         state.last_run = written.get("last_run")  # what is printed is what is on disk

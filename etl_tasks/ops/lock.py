@@ -173,15 +173,20 @@ def _store_of(path: Path) -> StateStore:
     return FileStore(path.parent)
 
 
-def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> Path:
-    path = lock_path(pipeline, date, root)
+def make_lock_directory(directory: Path) -> None:
+    """Create a lock directory; one line naming the setting to change when the user cannot."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(
-            f"cannot create the lock directory {path.parent} ({error.strerror or error}): set "
+            f"cannot create the lock directory {directory} ({error.strerror or error}): set "
             "[paths] output_dir in luigi.cfg to a directory this user can write"
         ) from None
+
+
+def _acquire(pipeline: str, date: dt.date, root: Path | None, command: str) -> Path:
+    path = lock_path(pipeline, date, root)
+    make_lock_directory(path.parent)
     key = path.resolve()
     if key in _HELD:
         lease, depth = _HELD[key]
@@ -278,13 +283,7 @@ def scope_luigi_process_lock(root: Path | None = None, *, create: bool = True) -
         digest = hashlib.sha256(str(scoped).encode()).hexdigest()[:12]
         scoped = Path(tempfile.gettempdir()) / f"luigi-{digest}"
     if create:
-        try:
-            scoped.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ConfigError(
-                f"cannot create the lock directory {scoped.parent} ({error.strerror or error}): "
-                "set [paths] output_dir in luigi.cfg to a directory this user can write"
-            ) from None
+        make_lock_directory(scoped.parent)
     config.set("core", "lock_pid_dir", str(scoped))
     _SCOPED_LUIGI_LOCK_DIR = str(scoped)
     return scoped

@@ -58,8 +58,7 @@ def check_scheduler(url: str, timeout_s: float | None = None) -> None:
         raise SchedulerUnreachableError(
             f"cannot reach the Luigi scheduler (luigid) at {redact_url(url)} ({reason}): start it "
             "(etl-scheduler --background, or make luigid) or run with the local scheduler "
-            "(luigi: --local-scheduler; etl-run/orquestrador-btg/etl-backfill: leave out "
-            "--scheduler-url)"
+            "(luigi: --local-scheduler; the project's commands: leave out --scheduler-url)"
         ) from None
 
 

@@ -48,6 +48,8 @@ from etl_tasks import config
 from etl_tasks.core.closing import Closing
 from etl_tasks.core.fanout import ordered_map
 from etl_tasks.core.http import (
+    SYSTEM_CLOCKS,
+    Clocks,
     CursorPaginator,
     HttpClient,
     HttpStats,
@@ -55,12 +57,14 @@ from etl_tasks.core.http import (
     RetryPolicy,
     check_envelope,
     decode_json,
+    require_http_url,
 )
 from etl_tasks.core.ratelimit import RateLimitStateStore
 from etl_tasks.core.ratelimit_file import FileStateStore, SharedRateLimitPacer
 from etl_tasks.core.redact import redact
 from etl_tasks.core.token_cache import CachedToken, CachedTokenAuth, TokenFile
 from etl_tasks.errors import AuthError, ConfigError, FatalExtractError
+from etl_tasks.twitch.settings import twitch as twitch_settings
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ TOKEN_ERROR_STATUSES = frozenset({400, 401, 403})
 
 def shared_ratelimit() -> bool:
     """``[twitch] shared_ratelimit`` (default true): pace through the host-wide bucket file."""
-    return bool(config.twitch().shared_ratelimit)
+    return bool(twitch_settings().shared_ratelimit)
 
 
 def chunked(ids: Iterable[str], size: int = MAX_IDS_PER_CALL) -> Iterator[list[str]]:
@@ -265,25 +269,22 @@ class TwitchClient(Closing):
         pacer_store: RateLimitStateStore | None = None,
         token_file: TokenFile | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        clocks: Clocks = SYSTEM_CLOCKS,
     ) -> None:
         if not client_id or not client_secret:
             raise ConfigError(
                 "TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET must both be set; add them to .env."
             )
         self.client_id = client_id
-        self.auth_base_url = auth_base_url.rstrip("/")
-        self.api_base_url = api_base_url.rstrip("/")
-        rng = rng or random.Random()
+        self.auth_base_url = require_http_url("TWITCH_AUTH_BASE_URL", auth_base_url)
+        self.api_base_url = require_http_url("TWITCH_API_BASE_URL", api_base_url)
+        rng = clocks.rng or random.Random()
         self.http = HttpClient(
             policy,
             stats=stats,
             secrets=lambda: self.auth.secrets(),
-            sleep=sleep,
-            clock=clock,
+            sleep=clocks.sleep,
+            clock=clocks.clock,
             rng=rng,
         )
         if concurrency < 1:
@@ -297,7 +298,7 @@ class TwitchClient(Closing):
             self.auth_base_url,
             client_id,
             client_secret,
-            monotonic=monotonic,
+            monotonic=clocks.monotonic,
             shared=token_file,
         )
         # App-token requests share one bucket per client id (A4).
@@ -306,7 +307,7 @@ class TwitchClient(Closing):
             bucket=f"twitch:{client_id}",
             store=pacer_store,
             max_wait_s=self.http.policy.max_wait_s,
-            clock=clock,
+            clock=clocks.clock,
             rng=rng,
         )
 
@@ -325,8 +326,8 @@ class TwitchClient(Closing):
             "auth_base_url": config.require_env("TWITCH_AUTH_BASE_URL"),
             "api_base_url": config.require_env("TWITCH_API_BASE_URL"),
             "policy": RetryPolicy.from_http_section(config.http()),
-            "reserve": int(config.twitch().ratelimit_reserve),
-            "concurrency": int(config.twitch().concurrency),
+            "reserve": int(twitch_settings().ratelimit_reserve),
+            "concurrency": int(twitch_settings().concurrency),
         }
         read_only = bool(overrides.pop("read_only_token", False))
         settings.update(overrides)

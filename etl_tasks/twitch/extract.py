@@ -36,7 +36,6 @@ import luigi
 import pyarrow as pa
 
 from etl_tasks import config
-from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.stage import StageOutput, StageTask, utc_now
 from etl_tasks.errors import ConfigError
 from etl_tasks.twitch.client import StreamPage, TwitchClient, Walk, created_at
@@ -53,6 +52,7 @@ from etl_tasks.twitch.extract_support import (
 from etl_tasks.twitch.languages import language_partitions
 from etl_tasks.twitch.raw_schema import raw_schema, rows_to_table
 from etl_tasks.twitch.scope import Scope, broadcaster_scope, distinct_values, ranked
+from etl_tasks.twitch.settings import twitch as twitch_config
 
 __all__ = ["PROGRESS_INTERVAL_S", "broadcaster_scope", "day_window", "distinct_values"]
 

@@ -9,8 +9,10 @@ a past date can never be captured again (the run records it as skipped).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
-from etl_tasks.pipelines import EnvKey, Pipeline, Probe
+from etl_tasks.pipelines import EnvKey, Pipeline, Probe, RunOption
 
 
 def _api_probe() -> str:
@@ -31,6 +33,27 @@ def probes() -> list[Probe]:
             _api_probe,
         )
     ]
+
+
+def plan(date: dt.date, options: Mapping[str, Any]) -> str:
+    """The request plan of a run of ``date`` and its time at the app's bucket; calls nothing."""
+    from etl_tasks.twitch.plan import render_plan, request_plan
+
+    return render_plan(date, request_plan(date, options.get("lookback")))
+
+
+def _lookback_problem(days: int) -> str | None:
+    return None if days >= 0 else "--lookback must be 0 or more days"
+
+
+LOOKBACK = RunOption(
+    flag="--lookback",
+    key="lookback",
+    type=int,
+    metavar="N",
+    help="re-pull Twitch videos/clips of the N previous days too (default [twitch] lookback)",
+    check=_lookback_problem,
+)
 
 
 def rerun(date: dt.date) -> list[str]:
@@ -56,4 +79,6 @@ PIPELINE = Pipeline(
     live_snapshots=("streams",),
     rerun=rerun,
     run_by_default=True,
+    run_options=(LOOKBACK,),
+    plan=plan,
 )

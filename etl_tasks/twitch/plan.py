@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.sidecar import Sidecar, read_sidecar
 from etl_tasks.twitch.extract import (
     TwitchExtractClips,
@@ -30,6 +29,7 @@ from etl_tasks.twitch.extract import (
     distinct_values,
 )
 from etl_tasks.twitch.languages import language_partitions
+from etl_tasks.twitch.settings import twitch as twitch_config
 from etl_tasks.twitch.tasks import lookback_dates
 
 IDS_PER_CALL = 100

@@ -14,7 +14,6 @@ import datetime as dt
 
 import luigi
 
-from etl_tasks.config import twitch as twitch_config
 from etl_tasks.core.stage import StageTask
 from etl_tasks.errors import ConfigError
 from etl_tasks.twitch.extract import (
@@ -32,6 +31,7 @@ from etl_tasks.twitch.load import (
     TwitchLoadVideos,
     TwitchSchema,
 )
+from etl_tasks.twitch.settings import twitch as twitch_config
 from etl_tasks.twitch.transform_tasks import (
     TwitchTransformClips,
     TwitchTransformGames,

@@ -54,7 +54,7 @@ from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.pipe_feed import PipeFeed
 from etl_tasks.warehouse.prefetch import Prefetch
 from etl_tasks.warehouse.render import MYSQL, render_batch
-from etl_tasks.warehouse.settings import WarehouseSettings, set_keepalive
+from etl_tasks.warehouse.settings import set_keepalive
 from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse
 
 KEY_TEXT = "VARCHAR(191)"  # 191 x 4 bytes fits the 767-byte index prefix of older InnoDB formats
@@ -98,14 +98,8 @@ class MySQLWarehouse(SqlWarehouse):
     inline_indexes = True
     uses_scratch = True
 
-    def __init__(
-        self,
-        url: str,
-        sort_budget_bytes: int | None = None,
-        settings: WarehouseSettings | None = None,
-    ) -> None:
-        super().__init__(url, settings)
-        self.sort_budget_bytes = sort_budget_bytes or self.settings.sort_budget_bytes
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.last_sort_strategy = ""  # how the last load ordered its rows (logs, tests)
 
     def _connect(self) -> Any:

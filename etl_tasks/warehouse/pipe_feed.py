@@ -27,14 +27,15 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
+
+from etl_tasks.core.closing import Closing
 
 _OPEN_POLL_SECONDS = 0.002
 _PIPE_BYTES = 1 << 20  # a larger pipe buffer means fewer wake-ups of reader and writer
 _JOIN_SECONDS = 60.0
 
 
-class PipeFeed:
+class PipeFeed(Closing):
     """Context manager: ``path`` is readable once, yielding the concatenated ``chunks``."""
 
     def __init__(
@@ -102,12 +103,8 @@ class PipeFeed:
         if self.error is not None:
             raise self.error
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop the producer and remove the pipe's directory (the ``with`` block is over)."""
         self._stop.set()
         if self._thread is not None and self._thread.is_alive():
             # A producer blocked on a full pipe whose reader is gone gets EPIPE; one that never

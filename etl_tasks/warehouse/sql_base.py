@@ -45,8 +45,8 @@ from etl_tasks.warehouse.watchdog import Watchdog
 logger = logging.getLogger(__name__)
 
 URL_HINT = (
-    "Is the server running and the URL right? Check TWITCH_WAREHOUSE_URL / BTG_WAREHOUSE_URL / "
-    "WAREHOUSE_URL in .env"
+    "Is the server running and the URL right? Check <PIPELINE>_WAREHOUSE_URL / WAREHOUSE_URL "
+    "in .env"
 )
 
 
@@ -66,9 +66,17 @@ class SqlWarehouse(Warehouse):
     # directory (etl_tasks.warehouse.scratch), removed when the load ends and by the next run.
     uses_scratch = False
 
-    def __init__(self, url: str, settings: WarehouseSettings | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        settings: WarehouseSettings | None = None,
+        *,
+        sort_budget_bytes: int | None = None,
+    ) -> None:
         self.url = url
         self.settings = settings or WarehouseSettings.from_config()
+        # Memory of the key sort before it spills to disk (backends that sort before loading).
+        self.sort_budget_bytes = sort_budget_bytes or self.settings.sort_budget_bytes
         self._connection: Any = None
         self._watchdog: Watchdog | None = None  # guards the current transaction, if any
 

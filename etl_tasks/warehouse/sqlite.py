@@ -33,7 +33,6 @@ from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.render import SQLITE, render_batch, sqlite_rows
-from etl_tasks.warehouse.settings import WarehouseSettings
 from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse
 
 TYPES = {
@@ -77,15 +76,9 @@ class SQLiteWarehouse(SqlWarehouse):
     placeholder = "?"
     uses_scratch = True  # the key sort may spill runs
 
-    def __init__(
-        self,
-        url: str,
-        sort_budget_bytes: int | None = None,
-        settings: WarehouseSettings | None = None,
-    ) -> None:
-        super().__init__(url, settings)
-        self.path = sqlite_path(url)
-        self.sort_budget_bytes = sort_budget_bytes or self.settings.sort_budget_bytes
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path = sqlite_path(self.url)
 
     def _connect(self) -> Any:
         if self.path != ":memory:":

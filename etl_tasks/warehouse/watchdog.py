@@ -21,12 +21,13 @@ import os
 import socket
 import threading
 import time
-from types import TracebackType
+
+from etl_tasks.core.closing import Closing
 
 _POLL_SECONDS = 0.25
 
 
-class Watchdog:
+class Watchdog(Closing):
     """Context manager guarding the connection whose socket is file descriptor ``fileno``."""
 
     def __init__(self, fileno: int, answer_s: float, stall_s: float, what: str) -> None:
@@ -42,14 +43,11 @@ class Watchdog:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop watching (the ``with`` block is over)."""
         self._done.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def waiting(self) -> None:
         """From now on, a statement's answer is awaited (limit ``answer_s``)."""

@@ -18,7 +18,7 @@ import pytest
 
 from etl_tasks.btg.anbima import iter_report_files, parse_anbima_xml
 from etl_tasks.btg.client import BtgClient, PollPolicy, ReportFile
-from etl_tasks.core.http import RetryPolicy
+from etl_tasks.core.http import Clocks, RetryPolicy
 from etl_tasks.errors import EtlError
 from etl_tasks.twitch.client import TwitchClient
 from tests.badinput.table import Case, assert_clear_failure, run_case
@@ -81,7 +81,7 @@ def twitch(server: ScriptedServer) -> TwitchClient:
         server.url,
         f"{server.url}/helix",
         FAST,
-        sleep=lambda _s: None,
+        clocks=Clocks(sleep=lambda _s: None),
     )
 
 

@@ -45,6 +45,10 @@ def bad_value(section: str, key: str, value: str) -> str:
     return re.escape(f"luigi.cfg [{section}] {key} = '{value}' is not valid")
 
 
+def out_of_range(section: str, key: str, value: str, rule: str) -> str:
+    return re.escape(f"luigi.cfg [{section}] {key} = '{value}' is out of range: it must be {rule}")
+
+
 ENV_CASES: list[Case] = [
     # --- credentials and keys missing --------------------------------------------------------
     Case("no .env, no Twitch keys", RUN, CONFIG, r"missing TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET"),
@@ -137,15 +141,15 @@ ENV_CASES: list[Case] = [
     env_case(
         "TWITCH_API_BASE_URL not a URL",
         RUN,
-        TASK_FAILED,
+        CONFIG,  # the client refuses it while etl-run validates, before any task
         r"not a usable URL.*TWITCH_API_BASE_URL",
         TWITCH_API_BASE_URL="notaurl",
     ),
     env_case(
         "TWITCH_API_BASE_URL ftp://",
         RUN,
-        TASK_FAILED,
-        r"not a usable URL|ftp",
+        CONFIG,
+        r"not a usable URL.*TWITCH_API_BASE_URL",
         TWITCH_API_BASE_URL="ftp://127.0.0.1/helix",
     ),
     env_case(
@@ -320,6 +324,33 @@ CONFIG_CASES: list[Case] = [
             ("retcode", "task_failed", "abc"),
         ]
     ],
+    # Values that parse but cannot work: refused by the set-up check, before any request.
+    *[
+        cfg_case(
+            f"[{section}] {key} = {value} (out of range)",
+            RUN,
+            CONFIG,
+            out_of_range(section, key, value, rule),
+            f"[{section}]\n{key} = {value}\n",
+        )
+        for section, key, value, rule in [
+            ("twitch", "page_size", "0", "between 1 and 100"),
+            ("twitch", "page_size", "101", "between 1 and 100"),
+            ("twitch", "concurrency", "0", "between 1 and 64"),
+            ("twitch", "lookback", "-1", "at least 0"),
+            ("http", "timeout_s", "0", "at least 0.001"),
+            ("http", "max_retries", "-2", "at least 0"),
+            ("btg", "poll_factor", "0.5", "at least 1"),
+            ("alerts", "smtp_port", "70000", "between 1 and 65535"),
+        ]
+    ],
+    cfg_case(
+        "orquestrador: [btg] page_size = 0 (out of range)",
+        ORQ,
+        FAILED,
+        out_of_range("btg", "page_size", "0", "at least 1"),
+        "[btg]\npage_size = 0\n",
+    ),
     cfg_case(
         "etl-validate: [http] timeout_s = abc",
         VALIDATE,

@@ -32,7 +32,7 @@ from etl_tasks.btg.client import (
     TicketTimeoutError,
     content_disposition_filename,
 )
-from etl_tasks.core.http import RetryPolicy
+from etl_tasks.core.http import Clocks, RetryPolicy
 from etl_tasks.errors import AuthError, FatalExtractError
 from tests.decimal_assertions import assert_no_float
 from tests.httpfixture import Reply, ScriptedServer
@@ -90,7 +90,7 @@ def btg_requests(sandbox, suffix: str) -> int:
 
 def test_token_is_cached_and_renewed_when_less_than_five_minutes_remain(sandbox) -> None:
     clock = FakeMonotonic()
-    with make_client(monotonic=clock) as client:
+    with make_client(clocks=Clocks(monotonic=clock)) as client:
         first = client.token()
         assert client.token() == first
         clock.now += 3600 - 301  # 301 s left: still good
@@ -331,7 +331,7 @@ def test_ticket_not_found_is_tolerated_only_within_the_grace_period(server: Scri
     server.always("/connect/token", Reply(json={"access_token": "tok", "expires_in": 3600}))
     server.script("/reports/Portfolio", Reply(json={"ticket": "T1"}), Reply(json={"ticket": "T2"}))
     server.script("/reports/Ticket", not_found, Reply(json={"result": "No records"}), not_found)
-    with make_client(monotonic=clock) as client:
+    with make_client(clocks=Clocks(monotonic=clock)) as client:
         first = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)
         assert client.file_report(first) == NoRecords("T1")  # 404 right after the request
         second = client.request_ticket("Portfolio", portfolio_contract(DATE), 100)

@@ -262,3 +262,25 @@ def test_non_business_day_is_a_recorded_no_op_without_api_calls(sandbox, workdir
     assert saturday.output().meta().skip_reason == "2025-04-12 não é dia útil ANBIMA (sábado)"
     assert btg_api_requests(sandbox) == 0
     assert saturday.output().meta().rows == 0
+
+
+def test_one_tipo_loads_skip_the_gate_by_parameter_not_by_global_configuration() -> None:
+    from luigi.configuration import get_config
+
+    from etl_tasks.btg.tasks import tipo_loads
+
+    day = dt.date(2025, 4, 10)
+    configured = get_config().get("btg", "cross_check", None)
+
+    def upstream_families(task: luigi.Task) -> set[str]:
+        found: set[str] = set()
+        for required in luigi.task.flatten(task.requires()):
+            found |= {required.task_family, *upstream_families(required)}
+        return found
+
+    alone = set().union(*(upstream_families(load) for load in tipo_loads("carteira", day)))
+    assert "BtgLoadFundos" in alone  # positions wait for the fund headers, which skip it too
+    assert not {"BtgCrossCheckCarteira", "BtgCrossCheckRentabilidade"} & alone
+    both = set().union(*(upstream_families(load) for load in tipo_loads("ambos", day)))
+    assert {"BtgCrossCheckCarteira", "BtgCrossCheckRentabilidade"} <= both
+    assert get_config().get("btg", "cross_check", None) == configured

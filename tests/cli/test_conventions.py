@@ -133,8 +133,8 @@ def test_etl_run_with_a_dead_scheduler_url_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"etl-run: configuration error: cannot reach the Luigi scheduler (luigid) at {url} "
         "(connection refused): start it (etl-scheduler --background, or make luigid) or run "
-        "with the local scheduler (luigi: --local-scheduler; etl-run/orquestrador-btg/"
-        "etl-backfill: leave out --scheduler-url)"
+        "with the local scheduler (luigi: --local-scheduler; the project's commands: leave out "
+        "--scheduler-url)"
     )
     assert not (tmp_path / "output" / "reports").exists()
 

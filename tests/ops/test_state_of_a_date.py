@@ -101,9 +101,14 @@ def test_scripted_sequence_keeps_report_and_page_equal_to_the_sidecars(sandbox, 
     records = runs_log(project)
     commands = [record["command"].split()[0] for record in records]
     assert commands == [
-        "orquestrador-btg", "orquestrador-btg", "etl-run", "etl-invalidate", "etl-backfill"
+        "orquestrador-btg", "orquestrador-btg", "etl-run", "luigi", "etl-invalidate",
+        "etl-backfill",
     ]
-    assert [record["exit_code"] for record in records] == [1, 0, 0, 0, 0]
+    assert [record["exit_code"] for record in records] == [1, 0, 0, 0, 0, 0]
+    # Plain luigi's record: nothing left to do, both pipelines of the date, Luigi's exit code.
+    assert records[3]["pipelines"] == ["twitch", "btg"] and records[3]["dates"] == [DATE]
+    assert records[3]["tasks_run"] == [] and records[3]["status"] == "SUCCESS"
+    assert plain.stdout.strip().splitlines()[-1].startswith(f"run {records[3]['run_id']}:")
     assert all(record["wall_clock_s"] > 0 and record["run_id"] for record in records)
     assert backfill.stdout.strip().splitlines()[-1].startswith(f"run {records[-1]['run_id']}:")
 
@@ -138,6 +143,15 @@ def test_plain_luigi_prints_the_project_lines_once(sandbox, tmp_path) -> None:
     assert console.count("TwitchExtractStreams: started") == 1, console[-3000:]
     assert console.count("TwitchExtractStreams: done:") == 1
     assert console.count("running   TwitchExtractStreams(date=2025-04-10)") == 1  # Luigi's own
+    # Like every command, it ends with its run record, also appended to the runs log.
+    (record,) = runs_log(tmp_path)
+    assert record["command"].startswith("luigi --module etl_tasks TwitchExtractStreams")
+    assert record["tasks_run"] == ["TwitchExtractStreams"] and record["exit_code"] == 0
+    assert record["pipelines"] == ["twitch"] and record["dates"] == [DATE]
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"run {record['run_id']}: {record['command']} · twitch · {DATE} · "
+        f"{record['wall_clock_s']:.2f} s · 1 tasks run · exit 0 (SUCCESS)"
+    )
     log = next((tmp_path / "logs").glob("etl_*.log")).read_text()
     assert log.count("TwitchExtractStreams: started") == 1
     # A plain run of one stage updates the state of its date too.

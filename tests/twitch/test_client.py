@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from etl_tasks.core.http import RetryPolicy
+from etl_tasks.core.http import Clocks, RetryPolicy
 from etl_tasks.errors import AuthError, ConfigError
 from etl_tasks.twitch.client import TwitchClient, chunked
 from tests.httpfixture import Reply, ScriptedServer
@@ -76,10 +76,12 @@ def scripted_client(server: ScriptedServer, fake: FakeTime) -> TwitchClient:
         server.url,
         f"{server.url}/helix",
         RetryPolicy(max_retries=2, backoff_base_s=0.1, jitter=False),
-        sleep=fake.sleep,
-        clock=lambda: fake.wall,
-        monotonic=lambda: fake.mono,
-        rng=random.Random(0),
+        clocks=Clocks(
+            sleep=fake.sleep,
+            clock=lambda: fake.wall,
+            monotonic=lambda: fake.mono,
+            rng=random.Random(0),
+        ),
     )
 
 
@@ -433,7 +435,8 @@ def test_sandbox_pacer_avoids_429_on_a_small_bucket(sandbox, workdir):
         waits.append(seconds)
         sandbox.control("clock", {"advance_seconds": seconds})
 
-    with TwitchClient.from_env(policy=FAST_POLICY, sleep=sleep_on_sandbox_clock) as client:
+    clocks = Clocks(sleep=sleep_on_sandbox_clock)
+    with TwitchClient.from_env(policy=FAST_POLICY, clocks=clocks) as client:
         for _ in range(25):
             client.get_games(["509658"])
 

@@ -84,3 +84,26 @@ def test_lookback_replaces_exactly_the_previous_days_and_a_rerun_changes_nothing
     assert rerun.ok and rerun.ran == set(), rerun.ran
     assert markers(workdir) == after
     assert {t: rows(workdir, f"SELECT * FROM {t} ORDER BY 1") for t in table_rows} == table_rows
+
+
+def test_a_lookback_is_a_run_option_of_run_all_not_global_configuration() -> None:
+    from luigi.configuration import get_config
+
+    from etl_tasks.run_all import RunAll
+
+    configured = get_config().get("twitch", "lookback", None)
+    with_lookback = RunAll(date=DAY, pipelines="twitch", options={"twitch": {"lookback": 2}})
+    plain = RunAll(date=DAY, pipelines="twitch")
+
+    repulls = sorted(
+        (task.task_family, task.date.isoformat())
+        for task in with_lookback.requires().requires()
+        if getattr(task, "refresh_on", None) == DAY
+    )
+    assert repulls == [
+        ("TwitchLoadClips", "2025-04-08"), ("TwitchLoadClips", "2025-04-09"),
+        ("TwitchLoadVideos", "2025-04-08"), ("TwitchLoadVideos", "2025-04-09"),
+    ]
+    assert all(getattr(task, "refresh_on", None) is None for task in plain.requires().requires())
+    assert with_lookback.task_id != plain.task_id  # two different runs for luigid too
+    assert get_config().get("twitch", "lookback", None) == configured

@@ -8,6 +8,7 @@ import math
 
 import pyarrow.parquet as pq
 import pytest
+from luigi.configuration import get_config
 
 from etl_tasks.cli import run as run_cli
 from etl_tasks.twitch.extract import TwitchExtractStreams, TwitchExtractUsers, TwitchExtractVideos
@@ -58,12 +59,13 @@ def test_plan_is_estimated_then_exact_then_what_was_made(sandbox, workdir):
 
 
 def test_etl_run_plan_prints_and_calls_nothing(sandbox, workdir, capsys):
-    # etl-run sets [twitch] lookback for its process: restored here for the tests that follow.
-    with settings("twitch", lookback="0"):
-        code = run_cli.main(["--date", DATE.isoformat(), "--plan", "--lookback", "1"])
+    configured = get_config().get("twitch", "lookback", None)
+    code = run_cli.main(["--date", DATE.isoformat(), "--plan", "--lookback", "1"])
 
     out = capsys.readouterr().out
     assert code == 0
+    # The option went to the plan as a run option, not into the process's Luigi configuration.
+    assert get_config().get("twitch", "lookback", None) == configured
     assert out.startswith(f"Twitch request plan for {DATE}")
     assert "2025-04-09  videos" in out
     assert sandbox.stats()["total_requests"] == 0

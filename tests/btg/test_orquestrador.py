@@ -7,7 +7,7 @@ tests assert the exit code, the log file's lines, the landed files, the warehous
 date that is not a business day). The business-day choice of ``--dias-atras`` is unit-tested
 in-process against hand-checked dates.
 
-Run: .venv/bin/pytest tests/cli/test_orquestrador_btg.py
+Run: .venv/bin/pytest tests/btg/test_orquestrador.py
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from etl_sandbox.btg_data import dataset_for_seed
-from etl_tasks.cli.orquestrador_btg import UsageError, reference_date
+from etl_tasks.btg.orquestrador import UsageError, reference_date
 from tests.btg.orquestrador_run import CONFIG as FAST_CONFIG  # one fast-polling luigi.cfg
 
 DATE = "2025-04-10"

@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import luigi
-from luigi.configuration import get_config
 
 from etl_tasks.alerts import send_run_alert
 from etl_tasks.btg.extract import (
@@ -250,10 +249,6 @@ def request_for(run: RunPlan, workers: int, scheduler_url: str | None) -> RunReq
     """The driver's request: the loads of the tipo(s), their tasks as the scope of the success
     rule, and the chosen landing directories as the run's environment (the extracts read them
     from there, so their task ids stay those of a plain ``luigi`` run)."""
-    config = get_config()
-    if len(tipo_names(run.tipo)) == 1:
-        # One report only: there is nothing to compare it with in this run.
-        config.set("btg", "cross_check", "false")
     scope = [task.task_family for task in tipo_stage_tasks(run.tipo, run.date)]
     landing = {
         EXTRACTS[name].landing_env: str(directory) for name, directory in run.directories.items()

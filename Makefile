@@ -13,6 +13,10 @@ DEV_STAMP := $(VENV)/.installed-dev
 ROUNDS ?= 1
 # Extra pytest options for test / test-stress, e.g. PYTEST_ARGS="--durations=10".
 PYTEST_ARGS ?=
+# pytest-xdist worker processes (each has its own databases, sandbox and fork server; the suite is
+# sized for 2 cores). PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 help:
 	@echo "make demo      run both pipelines against the bundled sandbox into SQLite (output/demo/)"
@@ -65,7 +69,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check etl_tasks etl_sandbox tests benchmarks
 
 test: $(DEV_STAMP) browser lint
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # A busy 2-core CI machine on purpose: two processes spinning the CPU while the suite runs, so a
 # test that races or budgets wall-clock time fails here first. Prints each round's duration.
@@ -76,7 +80,7 @@ test-stress: $(DEV_STAMP) browser lint
 	round=1; status=0; \
 	while [ $$round -le $(ROUNDS) ]; do \
 	  start=$$(date +%s); \
-	  $(BIN)/python -m pytest -q $(PYTEST_ARGS) || status=$$?; \
+	  $(PYTEST) $(PYTEST_ARGS) || status=$$?; \
 	  echo "test-stress round $$round/$(ROUNDS): pytest exit $$status in $$(( $$(date +%s) - start )) s (2 busy-loop processes)"; \
 	  [ $$status -eq 0 ] || exit $$status; \
 	  round=$$((round + 1)); \

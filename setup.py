@@ -25,8 +25,12 @@ def requirements(name: str) -> list[str]:
 setup(
     name="etl_tasks",
     version="0.1.0",
-    description="Daily API -> warehouse batch pipelines (Twitch -> PostgreSQL, BTG -> MySQL) on Luigi",
-    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    description=(
+        "Daily API -> warehouse batch pipelines (Twitch -> PostgreSQL, BTG -> MySQL) on Luigi"
+    ),
+    long_description=(
+        (HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else ""
+    ),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["etl_tasks", "etl_tasks.*", "etl_sandbox", "etl_sandbox.*"]),

@@ -154,3 +154,27 @@ def own_log_handlers() -> Iterator[None]:
         if handler not in before:
             root.removeHandler(handler)
             handler.close()
+
+
+# The longest tests (about 2 minutes, then half a minute each, on an idle 2-core machine), started
+# first when pytest-xdist spreads the suite over workers: one of them started last would keep one
+# worker busy alone at the end. Without workers the order is the files' own.
+LONGEST_FIRST = (
+    "tests/ops/test_backfill.py::test_120_days_all_run_then_plan_shows_120_complete_rows_",
+    "tests/ops/test_scale_out.py::test_two_worker_processes_share_the_graph_and_the_rate_limit",
+    "tests/btg/test_realistic_numbers.py::test_twenty_realistic_days_load_with_every_value_at_",
+    "tests/ops/test_backfill.py::test_a_killed_backfill_resumes_where_it_stopped",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "numprocesses", None):
+        return
+
+    def rank(item: pytest.Item) -> int:
+        for index, prefix in enumerate(LONGEST_FIRST):
+            if item.nodeid.startswith(prefix):
+                return index
+        return len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its place

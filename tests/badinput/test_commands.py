@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.badinput.table import Case, assert_clear_failure, run_case
+from tests.badinput.table import Case, assert_clear_failure, real_process_for_some, run_case
 
 USAGE = 2
 FALHA = 1
@@ -322,6 +322,7 @@ CASES: list[Case] = [
         r"invalid date ''|requires the 'date'",
     ),
 ]
+CASES = real_process_for_some(CASES)  # the rest are forked: tests.forkserver
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -370,7 +370,10 @@ def test_bad_body_through_the_command(
     sandbox, tmp_path: Path, fault, command, code, message, stage
 ) -> None:
     sandbox.control("faults", fault)
-    case = Case(command[0], command, code, message, sandbox=True, refused=False)
+    real = fault is FAULTS[0][1]  # one through the console script, the rest forked
+    case = Case(
+        command[0], command, code, message, sandbox=True, refused=False, real_process=real
+    )
     assert_clear_failure(case, run_case(case, tmp_path), tmp_path)
     failed = tmp_path / "output" / stage / f"date={D}"
     assert not (failed / "_meta.json").exists() and not (failed / "data.parquet").exists()

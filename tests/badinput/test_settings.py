@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.badinput.table import Case, assert_clear_failure, run_case
+from tests.badinput.table import Case, assert_clear_failure, real_process_for_some, run_case
 
 CONFIG = 3
 FAILED = 1
@@ -467,6 +467,9 @@ CONFIG_CASES = [
     else c
     for c in CONFIG_CASES
 ]
+# The rest are forked (tests.forkserver).
+ENV_CASES = real_process_for_some(ENV_CASES)
+CONFIG_CASES = real_process_for_some(CONFIG_CASES, per_command=1)
 
 
 @pytest.mark.parametrize("case", ENV_CASES, ids=str)
@@ -499,7 +502,9 @@ def test_unreadable_luigi_cfg(command, code, what, text, tmp_path: Path) -> None
     case = Case(what, command, code, rf"{command[0]}: cannot read luigi.cfg: .+; fix that file")
     config = tmp_path / "broken.cfg"
     config.write_text(text)
-    result = run_case(
-        Case(what, command, code, "", env={"LUIGI_CONFIG_PATH": str(config)}), tmp_path
+    # Luigi reads LUIGI_CONFIG_PATH at import: only a new interpreter shows what that does.
+    unreadable = Case(
+        what, command, code, "", env={"LUIGI_CONFIG_PATH": str(config)}, real_process=True
     )
+    result = run_case(unreadable, tmp_path)
     assert_clear_failure(case, result, tmp_path)

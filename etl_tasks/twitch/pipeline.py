@@ -19,7 +19,8 @@ def _api_probe() -> str:
     from etl_tasks import config
     from etl_tasks.twitch.client import TwitchClient
 
-    with TwitchClient.from_env(policy=None, read_only_token=True) as client:
+    # The [http] retry policy, as the BTG probe and every task use (tests make it fast).
+    with TwitchClient.from_env(read_only_token=True) as client:
         client.validate_token()
         return f"token issued by {config.env('TWITCH_AUTH_BASE_URL')}"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-from collections.abc import Sequence
 
 from etl_tasks import pipelines as registry
 from etl_tasks.errors import ConfigError
-from etl_tasks.ops.runs import RunRecord, append_record
+from etl_tasks.ops.runs import end_of_run  # noqa: F401  (the commands import it from here)
 from etl_tasks.valid_dates import argparse_date
 
 logger = logging.getLogger(__name__)
@@ -43,18 +42,6 @@ def add_pipeline_option(parser: argparse.ArgumentParser, what: str = "run") -> N
         metavar="|".join([*registry.names(), "all"]),
         help=f"pipelines to {what}: a name, a comma-separated list, or all (default: {default})",
     )
-
-
-def end_of_run(record: RunRecord, code: int, status: str, tasks_run: Sequence[str]) -> RunRecord:
-    """Close the run record and append it to the runs log (the caller prints it, in its own
-    language, as its last line). A runs log that cannot be written is logged, never raised: it
-    must not change the exit code of the run it describes."""
-    record.finish(code, status, tasks_run)
-    try:
-        append_record(record)
-    except OSError as error:
-        logger.error("could not append the run record to the runs log: %s", error)
-    return record
 
 
 def config_error_exit(error: ConfigError) -> int:

@@ -18,7 +18,6 @@ import atexit
 import contextlib
 import datetime as dt
 import functools
-import logging
 import sys
 from typing import Any
 
@@ -26,9 +25,7 @@ import luigi.execution_summary
 from luigi import interface
 
 from etl_tasks.error_boundary import is_luigi_command
-from etl_tasks.ops.runs import RunRecord, append_record
-
-logger = logging.getLogger(__name__)
+from etl_tasks.ops.runs import RunRecord, end_of_run
 
 _WORKERS: list[Any] = []
 _RECORD: list[RunRecord] = []
@@ -88,10 +85,6 @@ def _write_record() -> None:
         pipelines, dates = _touched(worker)
         record.pipelines, record.dates = pipelines, [day.isoformat() for day in dates]
         code = worker_exit_code(worker)
-        record.finish(code, "SUCCESS" if code == 0 else "FAILED",
-                      worker_families(worker, "completed"))
-        try:
-            append_record(record)
-        except OSError as error:
-            logger.error("could not append the run record to the runs log: %s", error)
+        status = "SUCCESS" if code == 0 else "FAILED"
+        end_of_run(record, code, status, worker_families(worker, "completed"))
         print(record.line(), flush=True)

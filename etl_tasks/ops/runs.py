@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import logging
 import shlex
 import time
 import uuid
@@ -26,6 +27,8 @@ from typing import Any
 
 from etl_tasks.core.redact import redact
 from etl_tasks.core.stage import output_root, utc_now
+
+logger = logging.getLogger(__name__)
 
 RUNS_LOG = "runs.jsonl"
 
@@ -134,3 +137,15 @@ def read_records(path: Path | None = None) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return records
+
+
+def end_of_run(record: RunRecord, code: int, status: str, tasks_run: Sequence[str]) -> RunRecord:
+    """Close the run record and append it to the runs log (the caller prints it, in its own
+    language, as its last line). A runs log that cannot be written is logged, never raised: it
+    must not change the exit code of the run it describes."""
+    record.finish(code, status, tasks_run)
+    try:
+        append_record(record)
+    except OSError as error:
+        logger.error("could not append the run record to the runs log: %s", error)
+    return record

@@ -1,8 +1,9 @@
 """A whole Twitch day against the sandbox's real-day profile, into PostgreSQL, measured.
 
     python -m benchmarks.twitch_day                         # ~100,000 live streams, 800/min, 150 ms
-    python -m benchmarks.twitch_day --users 115000 --ratelimit 1000000 --latency-ms 0
-                                                            # unthrottled (records/s, peak RSS)
+    python -m benchmarks.twitch_day --users 650000 --ratelimit 1000000 --latency-ms 0
+                                                            # unthrottled: ~1M records (~160,000
+                                                            # live streams), records/s, peak RSS
 
 What it does, in one run:
 
@@ -15,15 +16,22 @@ What it does, in one run:
    and a scratch project directory (luigi.cfg, output/, logs/);
 3. runs ``etl-run --date D`` there as a child process (INFO logging, the shipped defaults unless
    ``--top-broadcasters``/``--concurrency`` say otherwise) and waits for it;
-4. prints wall-clock, requests by endpoint, bucket use while extracting, 429s, tokens issued,
+4. prints wall-clock, the CPU seconds of etl-run and of the sandbox (which a busy machine does
+   not inflate), requests by endpoint, bucket use while extracting, 429s, tokens issued,
    rows per table, the run's log lines, and the peak RSS of the run (``ru_maxrss`` of the child:
    with one Luigi worker every task runs in it); then checks the day: every unique live stream of
    the snapshot loaded once, every live broadcaster's user row loaded, every video and clip of the
    date, the scope in the sidecars equal to the walks made.
 
-Targets (issue 10): <= 15 min, 0 x 429, >= 90 % of the bucket used while extracting, 1 token,
-peak RSS <= 500 MiB, <= 300 log lines. Exit status 1 when a target or a check is missed. It is
-a benchmark, not a test: it takes about a quarter of an hour and is bound by the bucket.
+Records are counted as the seed report counts them (``total_records`` of the day's
+``report.json``: the rows of every extract, transform and load), and divided by the command's
+wall-clock, start-up and validation included.
+
+Targets, always: <= 15 min, 0 x 429, 1 token, <= 300 log lines. Bound by the bucket (issue 10):
+>= 90 % of the bucket used while extracting, peak RSS <= 500 MiB. Unthrottled (a bucket of
+>= 100,000 points and ``--latency-ms 0``; issue 11): >= 20,000 records/s end to end, peak RSS
+<= 400 MiB. Exit status 1 when a target or a check is missed. It is a benchmark, not a test: the
+real-day profile takes about a quarter of an hour and is bound by the bucket.
 """
 
 from __future__ import annotations
@@ -48,6 +56,9 @@ from etl_sandbox.launcher import start_sandbox
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ("twitch_users", "twitch_games", "twitch_streams", "twitch_videos", "twitch_clips")
 EXTRACTS = ("streams", "users", "games", "videos", "clips")
+UNTHROTTLED_POINTS = 100_000  # a bucket this big never paces a day: the machine is the limit
+MIN_RECORDS_PER_S = 20_000  # issue 11, on the unthrottled ~1M-record day
+MAX_UNTHROTTLED_PEAK_MIB = 400  # issue 11, extract worker (every task runs in the one process)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -181,16 +192,34 @@ def main(argv: list[str] | None = None) -> int:
                "ETL_ENV_FILE": str(directory / ".env")}
         command = [str(Path(sys.executable).parent / "etl-run"), "--date", date]
         print(f"running {' '.join(command)} in {directory}", flush=True)
+        sandbox_cpu = process_cpu_s(sandbox.process.pid)
+        children_cpu = children_cpu_s()
         started = time.perf_counter()
         with open(directory / "etl-run.out", "wb") as out:
             code = subprocess.call(command, cwd=directory, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
         wall = time.perf_counter() - started
+        cpu = {"etl-run": children_cpu_s() - children_cpu,
+               "sandbox": process_cpu_s(sandbox.process.pid) - sandbox_cpu}
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         stats = sandbox.stats()
     finally:
         sandbox.stop()
+    print(f"CPU seconds during the run: etl-run {cpu['etl-run']:,.1f} s, sandbox "
+          f"{cpu['sandbox']:,.1f} s (on a busy machine the wall-clock is inflated, these are not)")
     return report(args, directory, url, date, code, wall, peak_mib, stats, database)
+
+
+def children_cpu_s() -> float:
+    """User + system CPU seconds of the waited-for children so far (the etl-run command)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def extract_window(directory: Path, date: str) -> tuple[float, int, float]:
@@ -204,6 +233,16 @@ def extract_window(directory: Path, date: str) -> tuple[float, int, float]:
     points = sum(int(meta.get("extra", {}).get("points", 0)) for meta in metas)
     waited = sum(float(meta.get("extra", {}).get("wait_s", 0)) for meta in metas)
     return seconds, points, waited
+
+
+def unthrottled(args: argparse.Namespace) -> bool:
+    """A day bound by the machine, not by the bucket or by latency (issue 11's e2e targets)."""
+    return (args.ratelimit or 800) >= UNTHROTTLED_POINTS and args.latency_ms == 0
+
+
+def read_day_report(directory: Path, date: str) -> dict[str, Any]:
+    path = directory / "output" / "reports" / f"date={date}" / "report.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def report(args: argparse.Namespace, directory: Path, url: str, date: str, code: int,
@@ -238,7 +277,14 @@ def report(args: argparse.Namespace, directory: Path, url: str, date: str, code:
     print("requests by endpoint: " + ", ".join(f"{k} {v:,}" for k, v in sorted(requests.items())))
     print("rows per table: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
     total_rows = sum(rows.values())
-    print(f"records loaded: {total_rows:,} ({total_rows / wall:,.0f} records/s end to end)")
+    print(f"rows loaded: {total_rows:,} ({total_rows / wall:,.0f} rows/s end to end)")
+    day_report = read_day_report(directory, date)
+    records = int(day_report.get("total_records", 0))
+    # The seed report's measure: records of every stage (extract + transform + load), here over
+    # the command's whole wall-clock (start-up and validation included), not the tasks' span.
+    print(f"records processed (the report's total): {records:,} = {records / wall:,.0f} "
+          f"records/s over the wall-clock (the report says {day_report.get('records_per_second')}"
+          f"/s over its {day_report.get('total_duration_s')} s of tasks)")
     print(f"log lines of the run: {log_lines}")
     print(f"peak RSS of the run (etl-run, every task in it): {peak_mib:,.0f} MiB")
     failures = []
@@ -252,11 +298,19 @@ def report(args: argparse.Namespace, directory: Path, url: str, date: str, code:
     targets = [
         ("wall-clock <= 15 min", wall <= 900),
         ("0 x 429", throttled == 0),
-        (">= 90 % of the bucket used while extracting", use >= 0.90),
         ("1 token issued", tokens == 1),
-        ("peak RSS <= 500 MiB", peak_mib <= 500),
         ("<= 300 log lines", log_lines <= 300),
     ]
+    if unthrottled(args):
+        targets += [
+            (f">= {MIN_RECORDS_PER_S:,} records/s end to end", records / wall >= MIN_RECORDS_PER_S),
+            (f"peak RSS <= {MAX_UNTHROTTLED_PEAK_MIB} MiB", peak_mib <= MAX_UNTHROTTLED_PEAK_MIB),
+        ]
+    else:
+        targets += [
+            (">= 90 % of the bucket used while extracting", use >= 0.90),
+            ("peak RSS <= 500 MiB", peak_mib <= 500),
+        ]
     for name, ok in targets:
         print(f"target {'met ' if ok else 'MISS'} {name}")
     if not args.keep:

@@ -254,7 +254,9 @@ def get_clips(params: Params, data: TwitchDataset, now: float) -> Payload:
 
     if key == "broadcaster_id":
         index = data.user_index(params.single("broadcaster_id") or "")
-        items = [] if index is None else [i for i in data.clip_items(index, now_ts) if accept(i)]
+        items = [] if index is None else [
+            i for i in data.clip_items(index, now_ts, window) if accept(i)
+        ]
     else:
         game = data.game_index(params.single("game_id") or "")
         if game is None:

@@ -164,7 +164,7 @@ class TwitchModel:
         self.k_extra = seed_key(seed, SALT_EXTRA)
         self._snapshots: dict[int, Snapshot] = {}
         self._snapshot_lock = threading.Lock()
-        self.traits = lru_cache(maxsize=65536)(self._traits)
+        self.traits = lru_cache(maxsize=262_144)(self._traits)  # as TwitchDataset.user
 
     # ----- one user (Python ints) -------------------------------------------------------------
     def _traits(self, index: int) -> UserTraits:

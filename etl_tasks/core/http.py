@@ -34,12 +34,13 @@ import email.utils
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 import urllib3
@@ -67,6 +68,31 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
+# What quote_plus leaves as it is: ids, logins, cursors and most values need no quoting at all.
+_NO_QUOTING_NEEDED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def encode_query(params: Params) -> str:
+    """``params`` as a query string, exactly as ``requests`` encodes them (``urlencode`` with
+    ``doseq``: a list value repeats the key, None is left out, str/bytes are single values).
+
+    Done here because requests quotes every value through ``quote_plus`` even when there is
+    nothing to quote: a Get Users call of 100 ids spent more CPU encoding its query than the
+    rest of the request."""
+    pairs = params.items() if isinstance(params, Mapping) else params
+    parts: list[str] = []
+    for key, value in pairs:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        name = _quote(key)
+        parts.extend(f"{name}={_quote(item)}" for item in values if item is not None)
+    return "&".join(parts)
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, bytes):
+        return quote_plus(value)
+    text = str(value)
+    return text if _NO_QUOTING_NEEDED.fullmatch(text) else quote_plus(text)
 
 # Exceptions that mean "no (complete) HTTP response": worth another attempt.
 RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -396,7 +422,7 @@ class HttpClient(Closing):
             response = self.session.request(
                 method,
                 url,
-                params=params,
+                params=encode_query(params) if params else None,
                 data=data,
                 headers=headers,
                 timeout=self.policy.timeout_s,

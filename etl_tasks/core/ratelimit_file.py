@@ -84,7 +84,15 @@ class BucketRecord:
         return refilled if self.limit is None else min(float(self.limit), refilled)
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies and was a tenth of a request's CPU here.
+        return {
+            "limit": self.limit,
+            "points": self.points,
+            "as_of": self.as_of,
+            "rate": self.rate,
+            "issued": self.issued,
+            "observed": self.observed,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BucketRecord:

@@ -20,7 +20,7 @@ never interprets them.
 drops a lock when its holder's last descriptor goes away (SIGKILL, OOM kill, reboot), so a dead
 holder never leaves a stale lease and there is no pid file to clean. Lease files are never
 unlinked: unlinking lets two processes lock two different inodes of one name. ``flock`` belongs to
-the open file, so threads of one process exclude each other as well as other processes. One root
+the open file: threads of one process exclude each other as well as other processes. One root
 is one deployment: two checkouts with two output directories never see each other's keys.
 """
 
@@ -31,6 +31,8 @@ import contextlib
 import fcntl
 import os
 import re
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -102,11 +104,23 @@ class _FileLease(Lease):
 
 
 class FileStore(StateStore):
-    """The store as files under ``root`` (one host, or a shared filesystem with working flock)."""
+    """The store as files under ``root`` (one host, or a shared filesystem with working flock).
+
+    :meth:`update` keeps each key's file open between calls (the rate-limit bucket is updated
+    twice per request: opening the file and creating its directory every time cost more than
+    the update). ``flock`` belongs to the open file, so threads sharing that descriptor are
+    serialised by a lock per key first; a forked child opens its own descriptors, and a file
+    that was removed and created again is reopened, so the lock is always on the current file.
+    """
 
     def __init__(self, root: Path | str, mode: int = 0o644) -> None:
         self.root = Path(root)
         self.mode = mode
+        self._pid = os.getpid()
+        self._guard = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._descriptors: dict[str, int] = {}
+        weakref.finalize(self, _close_all, self._descriptors)
 
     def path(self, key: str) -> Path:
         """The file of ``key``."""
@@ -151,12 +165,52 @@ class FileStore(StateStore):
 
     @contextlib.contextmanager
     def _locked(self, key: str) -> Iterator[int]:
-        descriptor = self._open(key)
+        with self._key_lock(key):
+            descriptor = self._descriptor(key)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                if not self._is_current(key, descriptor):  # removed meanwhile: lock the new one
+                    fcntl.flock(descriptor, fcntl.LOCK_UN)
+                    descriptor = self._reopen(key)
+                    fcntl.flock(descriptor, fcntl.LOCK_EX)
+                yield descriptor
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            if self._pid != os.getpid():  # a forked child: nothing of the parent's is ours
+                self._pid = os.getpid()
+                self._key_locks.clear()
+                _close_all(self._descriptors)
+            lock = self._key_locks.get(key)
+            if lock is None:
+                lock = self._key_locks[key] = threading.Lock()
+            return lock
+
+    def _descriptor(self, key: str) -> int:
+        descriptor = self._descriptors.get(key)
+        return descriptor if descriptor is not None else self._reopen(key)
+
+    def _reopen(self, key: str) -> int:
+        old = self._descriptors.pop(key, None)
+        if old is not None:
+            os.close(old)
+        descriptor = self._descriptors[key] = self._open(key)
+        return descriptor
+
+    def _is_current(self, key: str, descriptor: int) -> bool:
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the descriptor is closed
-            yield descriptor
-        finally:
+            return os.stat(self.path(key)).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            return False
+
+
+def _close_all(descriptors: dict[str, int]) -> None:
+    for descriptor in descriptors.values():
+        with contextlib.suppress(OSError):
             os.close(descriptor)
+    descriptors.clear()
 
 
 def _replace(descriptor: int, data: bytes) -> None:

@@ -240,11 +240,27 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
+# One encoder for every value: ``json.dumps`` with options builds a new encoder per call, which
+# was most of the cost of a stream page (its tags).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _to_json_text(kind: str, value: Any) -> str:
     if kind == MUTED_SEGMENTS:
         # Keep only the documented keys, in a fixed order, so equal segments give equal text.
         value = [{"duration": item["duration"], "offset": item["offset"]} for item in value]
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT_JSON(value)
+
+
+def _string_lists(raw: list[Any]) -> pa.Array | None:
+    """The fast path of a string-list column (every value a list of str, or None): the JSON
+    texts; None when any value needs the precise check."""
+    for value in raw:
+        if value is not None and not (
+            type(value) is list and all(type(item) is str for item in value)
+        ):
+            return None
+    return pa.array([None if v is None else _COMPACT_JSON(v) for v in raw], type=pa.string())
 
 
 def _item_id(row: Any) -> str:
@@ -264,6 +280,10 @@ def _column(
     entity: str, rows: list[Mapping[str, Any]], name: str, kind: str, required: bool
 ) -> pa.Array:
     raw = [row.get(name) for row in rows]
+    if kind == STRING_LIST and not (required and None in raw):
+        lists = _string_lists(raw)
+        if lists is not None:
+            return lists
     fast = FAST_TYPES.get(kind)
     if fast is not None and not (required and None in raw):
         types = {type(value) for value in raw} - {type(None)}
@@ -306,7 +326,7 @@ def _stamp_column(field: pa.Field, value: Any, length: int) -> pa.Array:
         value = _utc(field.name, value)
     elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"stamp {field.name} must be a positive int, got {value!r}")
-    return pa.array([value] * length, type=field.type)
+    return pa.repeat(pa.scalar(value, type=field.type), length)
 
 
 def _unknown_column(

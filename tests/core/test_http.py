@@ -25,6 +25,7 @@ from etl_tasks.core.http import (
     HttpStats,
     RateLimitPacer,
     RetryPolicy,
+    encode_query,
     server_time,
 )
 from etl_tasks.errors import AuthError, ConfigError, FatalExtractError, RetriableExtractError
@@ -545,3 +546,30 @@ def test_proxies_come_from_the_environment_once_per_host(monkeypatch, clock):
     # Read once per host: requests would re-read the environment on every call.
     assert client.proxies_for("https://api.twitch.tv/helix/users")["https"].startswith(
         "http://proxy.example")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        [("id", str(i)) for i in range(100)],
+        {"first": 100, "after": "eyJvIjoxMDB9==", "skipped": None, "l": ["a b", "ç", "a&b=c/d"]},
+        [("started_at", "2025-04-10T00:00:00Z"), ("raw", b"by tes"), ("n", 1.5), ("t", True)],
+        [("tuple", ("t1", "t2")), ("empty", ""), ("a+b", "c+d"), ("~x", "-._~")],
+    ],
+)
+def test_the_query_is_encoded_as_requests_encodes_it_and_arrives_intact(
+    server: ScriptedServer, params: Any
+) -> None:
+    # requests' own encoder is the reference: encode_query only skips quoting what needs none.
+    assert encode_query(params) == requests.models.RequestEncodingMixin._encode_params(params)
+    server.always("/q", Reply(200, {"data": []}))
+    with HttpClient(RetryPolicy(max_retries=0)) as client:
+        client.get_json(f"{server.url}/q", params=params)
+    pairs = params.items() if isinstance(params, Mapping) else params
+    expected = [
+        (key, item.decode() if isinstance(item, bytes) else str(item))
+        for key, value in pairs
+        for item in (value if isinstance(value, (list, tuple)) else [value])
+        if item is not None
+    ]
+    assert server.requests_to("/q")[-1].query == expected

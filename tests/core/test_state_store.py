@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,54 @@ def test_updates_from_several_processes_never_lose_one(tmp_path: Path) -> None:
         worker.join(timeout=120)
         assert worker.exitcode == 0
     assert (tmp_path / "counter").read_bytes() == b"150"
+
+
+def _slow_increment(raw: bytes) -> tuple[bytes, None]:
+    # Sleeping inside the update lets another thread run in the middle of it: without the
+    # per-key lock two threads would both read the same value and one increment would be lost.
+    value = int(raw or b"0")
+    time.sleep(0.0005)
+    return str(value + 1).encode(), None
+
+
+def _increment_in_threads(store: FileStore, threads: int, times: int) -> None:
+    def work() -> None:
+        for _ in range(times):
+            store.update("counter", _slow_increment)
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def test_threads_and_forked_children_sharing_one_store_never_lose_an_update(
+    tmp_path: Path,
+) -> None:
+    # The store keeps the key's file open: its threads share that descriptor, and a forked child
+    # inherits it, so neither may rely on flock alone.
+    store = FileStore(tmp_path)
+    store.update("counter", lambda raw: (b"0", None))
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=_increment_in_threads, args=(store, 4, 25)) for _ in range(3)
+    ]
+    for child in children:
+        child.start()
+    _increment_in_threads(store, 4, 25)
+    for child in children:
+        child.join(timeout=120)
+        assert child.exitcode == 0
+    assert (tmp_path / "counter").read_bytes() == b"400"
+
+
+def test_a_removed_file_is_created_again_and_updated(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.update("a/counter", lambda raw: (b"7", None))
+    (tmp_path / "a" / "counter").unlink()
+    assert store.update("a/counter", lambda raw: (b"8", raw)) == b""
+    assert (tmp_path / "a" / "counter").read_bytes() == b"8"
 
 
 def test_update_returns_its_result_and_none_keeps_the_value(tmp_path: Path) -> None:

@@ -442,6 +442,23 @@ def test_clips_in_a_day_window(helix: Helix, dataset: TwitchDataset) -> None:
                          "vod_offset", "is_featured"}
 
 
+def test_a_windowed_clip_query_finds_the_same_clips_as_a_full_scan(
+    dataset: TwitchDataset,
+) -> None:
+    now = int(DEMO_AT.timestamp())
+    windows = [(now - days * 86_400 - 3_600 * hours, now - days * 86_400 + 3_600 * (24 - hours))
+               for days, hours in ((0, 15), (1, 0), (3, 7), (20, 2))]
+    compared = 0
+    for index in range(0, 3_000, 7):
+        everything = dataset.clip_items(index, now)
+        for start, end in windows:
+            windowed = dataset.clip_items(index, now, (start, end))
+            inside = [i.payload for i in everything if start <= i.created_ts < end]
+            assert [i.payload for i in windowed if start <= i.created_ts < end] == inside
+            compared += len(inside)
+    assert compared > 100
+
+
 def test_clip_order_lookups_and_vod_links(helix: Helix, dataset: TwitchDataset) -> None:
     user_id = dataset.user_id(0)
     clips = dataset.clips_of(user_id, DEMO_AT)

@@ -243,6 +243,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
 # One encoder for every value: ``json.dumps`` with options builds a new encoder per call, which
 # was most of the cost of a stream page (its tags).
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_QUOTE_JSON_STRING = json.encoder.encode_basestring  # what that encoder quotes strings with
 
 
 def _to_json_text(kind: str, value: Any) -> str:
@@ -254,13 +255,20 @@ def _to_json_text(kind: str, value: Any) -> str:
 
 def _string_lists(raw: list[Any]) -> pa.Array | None:
     """The fast path of a string-list column (every value a list of str, or None): the JSON
-    texts; None when any value needs the precise check."""
-    for value in raw:
-        if value is not None and not (
-            type(value) is list and all(type(item) is str for item in value)
-        ):
-            return None
-    return pa.array([None if v is None else _COMPACT_JSON(v) for v in raw], type=pa.string())
+    texts, as :data:`_COMPACT_JSON` writes them; None when any value needs the precise check.
+
+    Each string is quoted by the json module's C quoting function (which refuses anything but a
+    str) and joined: the same text as encoding the list, without building an encoder per row."""
+    if any(value is not None and type(value) is not list for value in raw):
+        return None
+    try:
+        texts = [
+            None if value is None else "[" + ",".join(map(_QUOTE_JSON_STRING, value)) + "]"
+            for value in raw
+        ]
+    except TypeError:  # an item that is not a string
+        return None
+    return pa.array(texts, type=pa.string())
 
 
 def _item_id(row: Any) -> str:
@@ -334,6 +342,8 @@ def _unknown_column(
 ) -> pa.Array:
     """Per row, the keys the contract does not list, as compact JSON (null when none)."""
     known = KNOWN_FIELDS[entity]
+    if set().union(*rows) <= known:  # the usual case, checked in one pass over the keys
+        return pa.nulls(len(rows), type=pa.string())
     values: list[str | None] = []
     for row in rows:
         extra = row.keys() - known

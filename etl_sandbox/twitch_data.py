@@ -101,6 +101,8 @@ SALT_CLIP_KEY = 0x510E527F
 SALT_SLUG = 0x9B05688C
 
 USER_CACHE_SIZE = 262_144
+# Game scans and stream selections kept (a language-partitioned walk holds ~30 selections).
+SCAN_CACHE_SIZE = 64
 _LOGIN = re.compile(r"([a-z]+)(0|[1-9][0-9]{0,6})")
 _DIGITS = re.compile(r"[1-9][0-9]{0,11}")
 
@@ -331,6 +333,31 @@ class TwitchDataset:
     def snapshot(self, at_ts: float) -> Snapshot:
         """Live set at an instant (epoch seconds), ordered by viewers desc."""
         return self.model.live_snapshot(minute_of(at_ts))
+
+    def filtered_snapshot(self, at_ts: float, filters: tuple[tuple[str, tuple[int, ...]], ...]
+                          ) -> Snapshot:
+        """The live set at ``at_ts`` restricted by Get Streams filters: ``(column, indexes)``
+        pairs over ``users``/``games``/``languages``, AND across pairs, OR within one. Cached per
+        minute and filters: a walk asks for the same selection on every page, and selecting from
+        a ~160,000-stream snapshot cost more than building the page."""
+        snapshot = self.snapshot(at_ts)
+        if not filters:
+            return snapshot
+        key = ("streams", snapshot.minute, filters)
+        with self._scan_lock:
+            cached = self._scan_cache.get(key)
+            if cached is not None:
+                self._scan_cache.move_to_end(key)
+                return cached  # type: ignore[return-value]
+        mask = np.ones(len(snapshot), dtype=bool)
+        for column, indexes in filters:
+            mask &= np.isin(getattr(snapshot, column), np.array(indexes, dtype=np.int64))
+        selected = snapshot if mask.all() else snapshot.select(mask)
+        with self._scan_lock:
+            self._scan_cache[key] = selected  # type: ignore[assignment]
+            while len(self._scan_cache) > SCAN_CACHE_SIZE:
+                self._scan_cache.popitem(last=False)
+        return selected
 
     def stream(self, index: int, day: int, viewers: int) -> dict[str, Any]:
         """Get Streams object of the broadcast of user ``index`` on ``day``."""
@@ -670,7 +697,7 @@ class TwitchDataset:
         found = found[:cap]
         with self._scan_lock:
             self._scan_cache[key] = found
-            while len(self._scan_cache) > 32:
+            while len(self._scan_cache) > SCAN_CACHE_SIZE:
                 self._scan_cache.popitem(last=False)
         return found
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
-
 from etl_sandbox.framework import parse_timestamp
 from etl_sandbox.twitch_data import (
     CLIPS_PER_QUERY,
@@ -159,25 +157,18 @@ def get_streams(params: Params, data: TwitchDataset, now: float) -> Payload:
     logins = params.values("user_login")
     game_ids = params.values("game_id")
     languages = params.values("language")
-    snapshot = data.snapshot(now)
-    mask = np.ones(len(snapshot), dtype=bool)
-    if user_ids:
-        mask &= np.isin(snapshot.users, _known(data.user_index, user_ids))
-    if logins:
-        mask &= np.isin(snapshot.users, _known(data.login_index, logins))
-    if game_ids:
-        mask &= np.isin(snapshot.games, _known(data.game_index, game_ids))
-    if languages:
-        mask &= np.isin(snapshot.languages, _known(data.language_index, languages))
-    selected = snapshot if mask.all() else snapshot.select(mask)
+    wanted = (("users", user_ids, data.user_index), ("users", logins, data.login_index),
+              ("games", game_ids, data.game_index),
+              ("languages", languages, data.language_index))
+    filters = tuple((column, _known(lookup, values)) for column, values, lookup in wanted if values)
+    selected = data.filtered_snapshot(now, filters)
     window = page_of(params, len(selected))
     page = selected.slice(window.start, window.stop)
     return {"data": data.streams_of(page), "pagination": window.pagination()}
 
 
-def _known(lookup: Callable[[str], int | None], values: list[str]) -> np.ndarray:
-    found = [index for index in map(lookup, values) if index is not None]
-    return np.array(found, dtype=np.int64)
+def _known(lookup: Callable[[str], int | None], values: list[str]) -> tuple[int, ...]:
+    return tuple(index for index in map(lookup, values) if index is not None)
 
 
 def _exactly_one(params: Params, names: tuple[str, ...]) -> str:

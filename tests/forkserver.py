@@ -20,6 +20,7 @@ console-script path itself stays covered (see :mod:`tests.badinput.table`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -27,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from tests.cli_helpers import BIN, Completed
@@ -93,9 +95,9 @@ for line in sys.stdin.buffer:
             child(request)
         finally:  # child() never returns: this is a failure of the helper itself
             os._exit(99)
-    answer({"pid": pid})
+    answer({"id": request["id"], "pid": pid})
     _, status = os.waitpid(pid, 0)
-    answer({"code": os.waitstatus_to_exitcode(status)})
+    answer({"id": request["id"], "code": os.waitstatus_to_exitcode(status)})
 """
 
 COMMANDS = [
@@ -140,11 +142,23 @@ class ForkServer:
             )
         return json.loads(line)
 
+    def _answer(self, request_id: int, field: str, timeout: float) -> dict | None:
+        """The answer carrying ``field`` for request ``request_id`` within ``timeout`` seconds
+        (None if it does not come); answers of earlier requests still in the pipe are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._read(max(0.0, deadline - time.monotonic()))
+            if message is None:
+                return None
+            if message.get("id") == request_id and field in message:
+                return message
+
     def run(self, command: list[str], directory: Path, env: dict[str, str], timeout: float):
         assert self.process.stdin is not None
         self.count += 1
         out, err = self.directory / f"{self.count}.out", self.directory / f"{self.count}.err"
         request = {
+            "id": self.count,
             "name": command[0],
             "argv": [str(BIN / command[0]), *command[1:]],
             "cwd": str(directory),
@@ -154,12 +168,15 @@ class ForkServer:
         }
         self.process.stdin.write((json.dumps(request) + "\n").encode())
         self.process.stdin.flush()
-        started = self._read(30)
+        started = self._answer(self.count, "pid", 30)
         assert started is not None, "the fork server did not fork"
-        done = self._read(timeout)
+        done = self._answer(self.count, "code", timeout)
         if done is None:
-            os.kill(started["pid"], signal.SIGKILL)
-            self._read(30)
+            # The child may have finished in the meantime: then the helper has reaped it and
+            # its answer is on the way, which the next command must not take for its own.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(started["pid"], signal.SIGKILL)
+            self._answer(self.count, "code", 60)
             raise subprocess.TimeoutExpired(command, timeout)
         try:
             return Completed(

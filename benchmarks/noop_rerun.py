@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.control("clock", {"now": f"{DATE}T15:00:00Z"})
         with tempfile.TemporaryDirectory(prefix="noop-bench-") as tmp:
             project = Path(tmp)
+            # A named ETL_ENV_FILE must exist (a cron job's missing .env is a config error); the
+            # sandbox's keys come from the environment, so the file only has to be there.
+            (project / ".env").write_text("# keys come from the environment\n")
             env = {
                 **os.environ,
                 **sandbox.client_env(),

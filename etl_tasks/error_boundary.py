@@ -187,6 +187,21 @@ def install() -> None:
         sys.excepthook = _luigi_excepthook
 
 
+_PARAM = re.compile(r"default value of '(?P<name>\w+)'")
+
+
+def bad_value_message(section: str, error: ValueError) -> str:
+    """``luigi.cfg [twitch] page_size = 'abc' is not valid: invalid literal for int() ...``."""
+    from luigi.configuration import get_config
+
+    match = _PARAM.search(str(error))
+    name = match["name"] if match else "?"
+    value = get_config().get(section, name, None)
+    cause = " ".join(str(error.__cause__ or error).split())
+    shown = f" = {value!r}" if value is not None else ""
+    return f"luigi.cfg [{section}] {name}{shown} is not valid: {cause}"
+
+
 def _luigi_config_section(error: ValueError) -> str | None:
     """``retcode`` for Luigi's "retcode[args=(), kwargs={}]: Error when parsing the default value
     of 'task_failed'" (a luigi.cfg value of one of Luigi's own sections), else None."""
@@ -218,8 +233,6 @@ def guarded(prog: str, *, config_exit: int = EXIT_CONFIG, failure_exit: int = 1,
                     section = _luigi_config_section(error)
                     if section is None:
                         raise
-                    from etl_tasks.config_section import bad_value_message  # imports Luigi
-
                     raise ConfigError(bad_value_message(section, error)) from None
             except EtlError as error:
                 line = f"{prefix}{error}" if isinstance(error, ConfigError) else (

@@ -33,8 +33,11 @@ def _task_classes() -> dict[str, Any]:
     from etl_tasks.run_all import ReportTask, RunAll
     from etl_tasks.tasks_index import TASK_CLASSES
 
-    return {"ReportTask": ReportTask, "RunAll": RunAll,
-            **{cls.__name__: cls for cls in TASK_CLASSES}}
+    return {
+        "ReportTask": ReportTask,
+        "RunAll": RunAll,
+        **{cls.__name__: cls for cls in TASK_CLASSES},
+    }
 
 
 def _is_submodule(name: str) -> bool:

@@ -30,7 +30,6 @@ from etl_tasks.luigi_setup import install_luigi
 install_luigi()  # the packaged defaults before any section reads its values
 
 
-
 Bounds = tuple[float | None, float | None]
 DEFAULT_BOUNDS: Bounds = (0, None)  # no count, size or duration of ours is negative
 

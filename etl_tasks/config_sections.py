@@ -28,9 +28,7 @@ class http(Section):
     timeout_s = luigi.FloatParameter(default=30.0, description="connect+read timeout per request")
     max_retries = luigi.IntParameter(default=5, description="retries of 5xx/429/connection errors")
     backoff_base_s = luigi.FloatParameter(default=1.0, description="first backoff delay")
-    backoff_max_s = luigi.FloatParameter(
-        default=60.0, description="longest backoff delay"
-    )
+    backoff_max_s = luigi.FloatParameter(default=60.0, description="longest backoff delay")
     deadline_s = luigi.FloatParameter(
         default=120.0, description="longest time for a whole answer, body included (slow trickle)"
     )

@@ -63,7 +63,8 @@ class _Interpolation(configparser.BasicInterpolation):
             name = match.group(1)
             if name not in os.environ:
                 raise configparser.InterpolationError(
-                    option, section,
+                    option,
+                    section,
                     f"Config refers to a nonexisting environment variable {name}. "
                     f"Section [{section}], option {option}={value}",
                 )
@@ -98,7 +99,8 @@ def get(section: str, option: str, default: str | None = None) -> str | None:
 def _snapshot(parser: configparser.RawConfigParser) -> dict[str, dict[str, str]]:
     sections = {
         section: {
-            key: value for key, value in parser.items(section, raw=True)
+            key: value
+            for key, value in parser.items(section, raw=True)
             if (section, key) not in RUNTIME_KEYS
         }
         for section in parser.sections()

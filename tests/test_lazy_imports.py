@@ -31,8 +31,13 @@ ENTRY_POINTS = (
 def python(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
     """Run ``code`` in a fresh interpreter; its stdout (it must exit 0)."""
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -41,8 +46,7 @@ def python(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> st
 @pytest.mark.parametrize("module", ENTRY_POINTS)
 def test_an_entry_point_imports_no_heavy_library_before_it_parses(module: str) -> None:
     found = python(
-        f"import sys, {module}\n"
-        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+        f"import sys, {module}\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     assert found.strip() == ""
 
@@ -70,22 +74,31 @@ def test_the_light_reader_reads_what_luigi_reads(tmp_path: Path) -> None:
     extra = tmp_path / "extra.cfg"
     extra.write_text("[paths]\nlogs_dir = ${NOOP_TEST_LOGS}/logs\n[retcode]\nnot_run = 26\n")
     env = {"LUIGI_CONFIG_PATH": str(extra), "NOOP_TEST_LOGS": "/var/x"}
-    keys = [("core", "log_level"), ("paths", "output_dir"), ("paths", "logs_dir"),
-            ("retcode", "task_failed"), ("retcode", "not_run"), ("retcode", "missing_data"),
-            ("worker", "check_complete_on_run"), ("paths", "absent")]
+    keys = [
+        ("core", "log_level"),
+        ("paths", "output_dir"),
+        ("paths", "logs_dir"),
+        ("retcode", "task_failed"),
+        ("retcode", "not_run"),
+        ("retcode", "missing_data"),
+        ("worker", "check_complete_on_run"),
+        ("paths", "absent"),
+    ]
     light = python(
         "import json, sys\nfrom etl_tasks import luigi_cfg\n"
         f"values = [luigi_cfg.get(s, k) for s, k in {keys!r}]\n"
         "assert 'luigi' not in sys.modules\n"
         "print(json.dumps(values))",
-        cwd=tmp_path, env=env,
+        cwd=tmp_path,
+        env=env,
     )
     luigi = python(
         "import json\nfrom etl_tasks.config import install_packaged_defaults\n"
         "from luigi.configuration import get_config\n"
         "install_packaged_defaults()\n"
         f"print(json.dumps([get_config().get(s, k, None) for s, k in {keys!r}]))",
-        cwd=tmp_path, env=env,
+        cwd=tmp_path,
+        env=env,
     )
     assert json.loads(light) == json.loads(luigi)
     assert json.loads(light)[:6] == ["WARNING", "/data/out", "/var/x/logs", "31", "26", "20"]

@@ -59,6 +59,8 @@ WRITE_PROGRESS_INTERVAL_S = 5.0
 FAILURE_LISTENERS: list[Callable[[luigi.Task, BaseException], None]] = []
 # Called after a stage succeeded (its sidecar is written), in order.
 SUCCESS_LISTENERS: list[Callable[[luigi.Task], None]] = []
+
+
 @dataclass
 class StageOutput:
     """What ``produce()`` returns: the data to write and what to record about producing it."""

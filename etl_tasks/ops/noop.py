@@ -180,16 +180,25 @@ def write_manifest(
         target = task.output()
         if isinstance(target, WarehouseMarkerTarget):
             directories.add(str(target.source.directory))
-            warehouse.append({
-                "pipeline": task.pipeline, "table": target.table, "partition": target.partition,
-                "sha256": target.source.meta().sha256,
-            })
+            warehouse.append(
+                {
+                    "pipeline": task.pipeline,
+                    "table": target.table,
+                    "partition": target.partition,
+                    "sha256": target.source.meta().sha256,
+                }
+            )
     document = {
         "version": MANIFEST_VERSION,
         "key": inputs_key(date, pipelines, scope, env),
         "tasks": [
-            {"family": t.task_family, "pipeline": t.pipeline, "stage": t.stage,
-             "entity": t.entity, "dir": str(t.partition().directory)}
+            {
+                "family": t.task_family,
+                "pipeline": t.pipeline,
+                "stage": t.stage,
+                "entity": t.entity,
+                "dir": str(t.partition().directory),
+            }
             for t in date_tasks
         ],
         "reasons": _reasons(state),
@@ -222,9 +231,11 @@ def _warehouse_holds(checks: Iterable[Mapping[str, Any]]) -> bool:
             if "tables" in check:
                 if any(name not in seen.tables for name in [AUDIT_TABLE, *check["tables"]]):
                     return False
-            elif check.get("sha256") is None or seen.markers.get(
-                (str(check["table"]), str(check["partition"]))
-            ) != check["sha256"]:
+            elif (
+                check.get("sha256") is None
+                or seen.markers.get((str(check["table"]), str(check["partition"])))
+                != check["sha256"]
+            ):
                 return False
     return True
 
@@ -266,8 +277,12 @@ def quick_noop_state(
     try:
         records = [
             partition_task_record(
-                t["pipeline"], t["stage"], t["entity"], t["family"],
-                read_partition(Path(t["dir"])), functools.partial(reason, t["pipeline"]),
+                t["pipeline"],
+                t["stage"],
+                t["entity"],
+                t["family"],
+                read_partition(Path(t["dir"])),
+                functools.partial(reason, t["pipeline"]),
             )
             for t in manifest["tasks"]
         ]

@@ -5,7 +5,6 @@ schema/load task templates the pipelines subclass.
 URL scheme; the backends import those, and nothing imports a backend but the factory (on demand).
 """
 
-
 from __future__ import annotations
 
 import importlib

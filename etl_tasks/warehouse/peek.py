@@ -97,7 +97,8 @@ def _connect(url: str) -> tuple[Any, str, str]:
 
         connection = psycopg2.connect(
             url.replace("postgres://", "postgresql://", 1),
-            connect_timeout=CONNECT_TIMEOUT_S, application_name="etl_tasks",
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="etl_tasks",
         )
         tables = (
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
@@ -106,7 +107,9 @@ def _connect(url: str) -> tuple[Any, str, str]:
     import pymysql
 
     connection = pymysql.connect(
-        **mysql_address(url), charset="utf8mb4", connect_timeout=CONNECT_TIMEOUT_S,
+        **mysql_address(url),
+        charset="utf8mb4",
+        connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
     )
     tables = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"

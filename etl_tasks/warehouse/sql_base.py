@@ -46,7 +46,6 @@ from etl_tasks.warehouse.watchdog import Watchdog
 logger = logging.getLogger(__name__)
 
 
-
 def utc_now() -> dt.datetime:
     """The current time, timezone-aware UTC (audit ``loaded_at``)."""
     return dt.datetime.now(dt.timezone.utc)

@@ -46,8 +46,9 @@ def imported(stderr: str) -> set[str]:
 
 def rerun(project: Path, env: dict[str, str], command: list[str] = RUN) -> tuple[Completed, set]:
     """``command`` under ``python -X importtime``: its result and the packages it imported."""
-    done = run_command([sys.executable, "-X", "importtime", str(BIN / command[0]), *command[1:]],
-                       project, env)
+    done = run_command(
+        [sys.executable, "-X", "importtime", str(BIN / command[0]), *command[1:]], project, env
+    )
     return done, imported(done.stderr)
 
 

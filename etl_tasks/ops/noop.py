@@ -49,6 +49,7 @@ from etl_tasks import luigi_cfg
 from etl_tasks import pipelines as registry
 from etl_tasks.config import known_keys, load_env, warehouse_key, warehouse_url
 from etl_tasks.core.sidecar import read_json, read_partition
+from etl_tasks.errors import EtlError
 from etl_tasks.report import (
     COMPLETE_STATUSES,
     PENDING,
@@ -248,18 +249,26 @@ def quick_noop_state(
     env: Mapping[str, str] | None = None,
 ) -> RunReport | None:
     """The date's state when its manifest proves the run a no-op (see the module doc); None when
-    it cannot: the caller runs the full check."""
+    it cannot: the caller runs the full check (which reports any error itself)."""
     if options:
         return None  # a pipeline option (a lookback) asks tasks outside the date's own
     if not luigi_cfg.memory_matches_files():
         return None  # values set in memory are in no digest: the full check answers
     try:
-        manifest = read_json(manifest_path(date, pipelines, scope))
-    except (OSError, ValueError):
+        return _answer(date, pipelines, scope, env or {})
+    except (_UnknownError, EtlError, OSError, KeyError, TypeError, ValueError) as error:
+        # A torn file, a file gone between two looks, an unreadable setting: not known complete.
+        logger.debug("no-op manifest of %s not used: %s: %s", date, type(error).__name__, error)
         return None
+
+
+def _answer(
+    date: dt.date, pipelines: Sequence[str], scope: Sequence[str] | None, env: Mapping[str, str]
+) -> RunReport | None:
+    manifest = read_json(manifest_path(date, pipelines, scope))
     if not manifest or manifest.get("version") != MANIFEST_VERSION:
         return None
-    if manifest.get("key") != inputs_key(date, pipelines, scope, env or {}):
+    if manifest.get("key") != inputs_key(date, pipelines, scope, env):
         return None
     written = read_report(date)
     if not written:
@@ -274,20 +283,17 @@ def quick_noop_state(
             raise _UnknownError(pipeline)
         return reasons[pipeline]
 
-    try:
-        records = [
-            partition_task_record(
-                t["pipeline"],
-                t["stage"],
-                t["entity"],
-                t["family"],
-                read_partition(Path(t["dir"])),
-                functools.partial(reason, t["pipeline"]),
-            )
-            for t in manifest["tasks"]
-        ]
-    except (_UnknownError, KeyError, TypeError, ValueError):
-        return None
+    records = [
+        partition_task_record(
+            t["pipeline"],
+            t["stage"],
+            t["entity"],
+            t["family"],
+            read_partition(Path(t["dir"])),
+            functools.partial(reason, t["pipeline"]),
+        )
+        for t in manifest["tasks"]
+    ]
     state = report_of(date, registry.names(), records)
     if written.get("fingerprint") != sidecar_fingerprint(state.tasks):
         return None

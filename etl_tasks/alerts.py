@@ -28,13 +28,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import smtplib
-import ssl
 import sys
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -207,6 +203,11 @@ def _recipients(value: str) -> list[str]:
 def _send_email(config: alerts, recipients: list[str], subject: str, body: str) -> bool:
     """One SMTP delivery attempt. No retry: a timeout after DATA may already have delivered the
     message, and a second copy is worse than the failure, which the log and the report keep."""
+    import smtplib  # with ssl and email: only when an e-mail goes out
+    import ssl
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
     where = f"{config.smtp_host}:{config.smtp_port}"
     message = EmailMessage()
     message["Subject"] = subject

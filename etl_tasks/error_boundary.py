@@ -22,6 +22,7 @@ Tracebacks stay for everything else (bugs). Three boundaries:
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import functools
 import importlib
@@ -164,7 +165,8 @@ def config_exit_code(program: str) -> int:
 
 
 def exit_unreadable_config(error: Exception) -> NoReturn:
-    """A luigi.cfg that does not parse, found while importing: one line, the command's code."""
+    """A luigi.cfg that does not parse (found by the first module that reads it, Luigi's or
+    ours): one line, the command's code."""
     program = Path(sys.argv[0] if sys.argv else "").name
     print(f"{program or 'etl_tasks'}: cannot read luigi.cfg: {' '.join(str(error).split())}; "
           "fix that file", file=sys.stderr)
@@ -234,6 +236,8 @@ def guarded(prog: str, *, config_exit: int = EXIT_CONFIG, failure_exit: int = 1,
                     if section is None:
                         raise
                     raise ConfigError(bad_value_message(section, error)) from None
+                except configparser.Error as error:  # luigi.cfg read when Luigi is first needed
+                    exit_unreadable_config(error)
             except EtlError as error:
                 line = f"{prefix}{error}" if isinstance(error, ConfigError) else (
                     f"{prefix}{one_line(error)}"

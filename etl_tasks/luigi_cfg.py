@@ -76,7 +76,12 @@ class _Interpolation(configparser.BasicInterpolation):
 def _read(paths: tuple[str, ...]) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=_Interpolation())
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # as Luigi: case-sensitive
-    parser.read(paths, encoding="utf-8")
+    try:
+        parser.read(paths, encoding="utf-8")
+    except configparser.Error as error:  # as when Luigi reads it: one line, the command's code
+        from etl_tasks.error_boundary import exit_unreadable_config
+
+        exit_unreadable_config(error)
     return parser
 
 

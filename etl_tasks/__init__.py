@@ -2,46 +2,67 @@
 
     luigi --module etl_tasks RunAll --date 2025-04-10 --local-scheduler
 
-Importing the package exports every task class (so ``--module etl_tasks`` finds them) and makes the
-packaged ``etl_tasks/defaults.cfg`` the lowest-precedence Luigi configuration, so the ``[retcode]``
-exit codes, INFO logging and ``check_complete_on_run`` hold in every install mode and from any
-directory; ``/etc/luigi/luigi.cfg``, a ``luigi.cfg`` in the current directory and
-``LUIGI_CONFIG_PATH`` still override it. A run against a central scheduler that does not answer
-stops at once with one line and exit 3, as does one whose ``ETL_ENV_FILE`` is missing
-(:mod:`etl_tasks.ops.preflight`). Under the ``luigi`` command the run ends, as every other
-command's, with its run record printed and appended to ``<output>/runs.jsonl``
-(:mod:`etl_tasks.ops.plain_luigi`).
+Under plain Luigi (the ``luigi`` command, or any process that imported Luigi before this package)
+importing the package installs the project's Luigi set-up (:mod:`etl_tasks.luigi_setup`: the
+packaged ``defaults.cfg`` as the lowest-precedence configuration, the scheduler preflight, the
+error boundary, the run record) and imports every task module, so ``--module etl_tasks`` finds
+every task class. Anywhere else (our own commands) importing the package imports nothing: the
+task classes are loaded on first access (``etl_tasks.RunAll``), and the set-up is installed by
+the first module that needs Luigi, so a command that never needs it — a no-op rerun of a complete
+day, ``--help`` — starts without Luigi, Arrow or pandas.
 """
 
 from __future__ import annotations
 
-import configparser
-import contextlib
+import sys
+from pathlib import Path
+from typing import Any
 
-try:  # importing Luigi already reads LUIGI_CONFIG_PATH: a broken file is one line, not a traceback
-    from etl_tasks.config import install_packaged_defaults
-    from etl_tasks.ops.preflight import install_preflight
 
-    install_packaged_defaults()
-    install_preflight()
-except configparser.Error as _error:
-    from etl_tasks.error_boundary import exit_unreadable_config
+def _under_plain_luigi() -> bool:
+    from etl_tasks.error_boundary import is_luigi_command
 
-    exit_unreadable_config(_error)
+    return "luigi" in sys.modules or is_luigi_command()
 
-from etl_tasks.error_boundary import install as install_error_boundary
-from etl_tasks.errors import EtlError
-from etl_tasks.ops.lock import scope_luigi_process_lock
-from etl_tasks.ops.plain_luigi import install as install_run_record
-from etl_tasks.run_all import ReportTask, RunAll
-from etl_tasks.tasks_index import TASK_CLASSES
 
-# Luigi's own process lock per deployment (output directory), not per command line. An output
-# directory that cannot be created is reported by the run that needs it.
-with contextlib.suppress(EtlError):
-    scope_luigi_process_lock(create=False)
-install_error_boundary()  # known errors in Luigi's logs and the `luigi` command: one line
-install_run_record()  # the `luigi` command, like every other, ends with its run record
+def _task_classes() -> dict[str, Any]:
+    from etl_tasks.luigi_setup import install_luigi
 
-globals().update({cls.__name__: cls for cls in TASK_CLASSES})
-__all__ = ["ReportTask", "RunAll", *(cls.__name__ for cls in TASK_CLASSES)]
+    install_luigi()
+    import etl_tasks.config_sections  # noqa: F401  ([paths], [http] on Luigi's command line)
+    from etl_tasks.run_all import ReportTask, RunAll
+    from etl_tasks.tasks_index import TASK_CLASSES
+
+    return {
+        "ReportTask": ReportTask,
+        "RunAll": RunAll,
+        **{cls.__name__: cls for cls in TASK_CLASSES},
+    }
+
+
+def _is_submodule(name: str) -> bool:
+    folder = Path(__file__).parent
+    return (folder / f"{name}.py").is_file() or (folder / name / "__init__.py").is_file()
+
+
+def _export() -> dict[str, Any]:
+    classes = _task_classes()
+    globals().update(classes)
+    globals()["__all__"] = list(classes)
+    return classes
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily, the first time a task class is asked for (``etl_tasks.RunAll``, ``from etl_tasks
+    # import *``): importing the task modules imports Luigi and Arrow.
+    if (name.startswith("__") and name != "__all__") or _is_submodule(name):
+        # ``from etl_tasks import config`` asks the attribute first: let the import load it.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    classes = _export()
+    if name == "__all__" or name in classes:
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if _under_plain_luigi():
+    _export()

@@ -28,23 +28,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import smtplib
-import ssl
+import sys
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import luigi
-import requests
-
+from etl_tasks import luigi_cfg
 from etl_tasks.config import env
-from etl_tasks.config_section import Section
 from etl_tasks.core.redact import redact
 from etl_tasks.report import RunReport, render_text, report_dir
+
+if TYPE_CHECKING:
+    from etl_tasks.alert_settings import alerts
 
 logger = logging.getLogger(__name__)
 
@@ -56,38 +53,24 @@ WEBHOOK_MAX_ERRORS = 10
 WEBHOOK_MAX_ERROR_CHARS = 300
 
 
-class alerts(Section):
-    """[alerts]: when to alert and the SMTP settings (secrets come from the environment)."""
+def __getattr__(name: str) -> Any:
+    # The [alerts] section class needs Luigi: defined on first use (etl_tasks.alert_settings),
+    # so a run that sends nothing (a successful no-op rerun) imports no Luigi for it.
+    if name == "alerts":
+        from etl_tasks.alert_settings import alerts
 
-    bounds = {"smtp_port": (1, 65535)}
+        return alerts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    on_success = luigi.BoolParameter(
-        default=False, description="also alert when a run succeeds (FAILED/INCOMPLETE always do)"
-    )
-    smtp_host = luigi.Parameter(default="", description="SMTP server; empty = no e-mail alerts")
-    smtp_port = luigi.IntParameter(default=587, description="SMTP port (587 STARTTLS, 465 TLS)")
-    smtp_starttls = luigi.BoolParameter(default=True, description="upgrade with STARTTLS")
-    smtp_ssl = luigi.BoolParameter(
-        default=False, description="implicit TLS from the first byte (port 465); wins over starttls"
-    )
-    smtp_cafile = luigi.Parameter(
-        default="", description="CA bundle to verify the SMTP server (empty = system store)"
-    )
-    smtp_user = luigi.Parameter(
-        default="", description="SMTP login (password from ETL_SMTP_PASSWORD); empty = no login"
-    )
-    smtp_timeout_s = luigi.FloatParameter(default=30.0, description="SMTP socket timeout")
-    email_from = luigi.Parameter(default="etl_tasks@localhost", description="From address")
-    email_to = luigi.Parameter(
-        default="", description="comma-separated recipients; empty = no e-mail alerts"
-    )
-    webhook_timeout_s = luigi.FloatParameter(default=10.0, description="webhook POST timeout")
-    webhook_retries = luigi.IntParameter(
-        default=2, description="webhook retries after the first attempt (connection, 5xx, 429)"
-    )
-    webhook_backoff_s = luigi.FloatParameter(
-        default=1.0, description="wait before the first webhook retry; doubles each retry"
-    )
+
+def _no_alert_by_default(status: str, force: bool) -> bool:
+    """True when, before Luigi is imported, the configuration files alone say this run sends
+    nothing: not forced, not a failure, and ``[alerts] on_success`` absent or ``false`` (values
+    the ``[alerts]`` section would read as False too). Anything else goes through the section."""
+    if force or status in ALWAYS_ALERT or "luigi" in sys.modules:
+        return False
+    value = luigi_cfg.get("alerts", "on_success", None)
+    return value is None or value.strip().lower() == "false"
 
 
 def should_alert(status: str, *, on_success: bool, force: bool = False) -> bool:
@@ -157,9 +140,14 @@ def send_run_alert(report: dict[str, Any], rerun_command: str, *, force: bool = 
     ``report`` is ``RunReport.to_json()``. ``force`` sends whatever the status (e.g. to test the
     set-up). Never raises: each channel logs its own failure and the run's exit code stays its own.
     """
+    status = str(report.get("status"))
+    if _no_alert_by_default(status, force):
+        logger.info("no alert for %s %s (on_success is off)", report.get("date"), status)
+        return []
     try:
+        from etl_tasks.alert_settings import alerts
+
         config = alerts()
-        status = str(report.get("status"))
         if not should_alert(status, on_success=config.on_success, force=force):
             logger.info("no alert for %s %s (on_success is off)", report.get("date"), status)
             return []
@@ -215,6 +203,11 @@ def _recipients(value: str) -> list[str]:
 def _send_email(config: alerts, recipients: list[str], subject: str, body: str) -> bool:
     """One SMTP delivery attempt. No retry: a timeout after DATA may already have delivered the
     message, and a second copy is worse than the failure, which the log and the report keep."""
+    import smtplib  # with ssl and email: only when an e-mail goes out
+    import ssl
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
     where = f"{config.smtp_host}:{config.smtp_port}"
     message = EmailMessage()
     message["Subject"] = subject
@@ -254,6 +247,8 @@ def _send_email(config: alerts, recipients: list[str], subject: str, body: str) 
 
 def _post_webhook(config: alerts, url: str, payload: dict[str, Any], secrets: list[str]) -> bool:
     """POST with a timeout; retry connection errors, 5xx and 429 with doubling backoff."""
+    import requests
+
     parts = urlsplit(url)
     host = parts.hostname or "?"
     where = f"{host}:{parts.port}" if parts.port else host

@@ -1,7 +1,9 @@
 """Configuration: luigi.Config sections from luigi.cfg, secrets and URLs from the environment.
 
-Non-secret knobs (page sizes, retries, paths) live in ``luigi.cfg`` sections named after the
-classes below; ``[pipelines] <name> = true|false`` (read by ``etl_tasks.pipelines.enabled``) says
+Non-secret knobs (page sizes, retries, paths) live in ``luigi.cfg`` sections named after Luigi
+config classes (the shared ``[paths]`` and ``[http]`` in :mod:`etl_tasks.config_sections`, which
+this module does not import: reading the environment and the paths needs no Luigi);
+``[pipelines] <name> = true|false`` (read by ``etl_tasks.pipelines.enabled``) says
 which pipelines plain ``luigi … RunAll`` covers. Secrets and endpoints (client ids/secrets, base
 URLs, warehouse URLs that may carry a password) come only from the process environment or a
 ``.env`` file, are read through :func:`env` / :func:`require_env`, and never become Luigi
@@ -14,17 +16,14 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import luigi
 from dotenv import load_dotenv
-from luigi.configuration import LuigiConfigParser, get_config
 
-from etl_tasks.config_section import Section
+from etl_tasks.core.runtime import logs_root as logs_root  # re-exported: [paths] logs_dir
+from etl_tasks.core.runtime import output_root as output_root  # [paths] output_dir
 from etl_tasks.errors import ConfigError
+from etl_tasks.luigi_cfg import PACKAGED_DEFAULTS
 
 _ENV_LOADED = False
-
-# Package data: the cron-safe Luigi defaults ([retcode], INFO logging, check_complete_on_run).
-PACKAGED_DEFAULTS = Path(__file__).resolve().parent / "defaults.cfg"
 
 # Keys every pipeline shares, with their default (None = required where used) and a one-line help;
 # each pipeline declares its own in its ``pipeline.py`` (see :func:`known_keys`).
@@ -39,6 +38,8 @@ def install_packaged_defaults() -> None:
     Luigi reads ``/etc/luigi/*.cfg``, ``./luigi.cfg`` and ``LUIGI_CONFIG_PATH`` in that order, later
     files winning; inserting the packaged file first keeps every one of those able to override it,
     from any directory and whether the package was installed editable, from a wheel or an sdist."""
+    from luigi.configuration import LuigiConfigParser, get_config
+
     paths = LuigiConfigParser._config_paths
     if str(PACKAGED_DEFAULTS) not in paths:
         paths.insert(0, str(PACKAGED_DEFAULTS))
@@ -114,36 +115,3 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-class paths(Section):
-    """[paths]: where runtime data lives (relative paths are taken from the current directory)."""
-
-    output_dir = luigi.Parameter(
-        default="output", description="root of Parquet targets and reports"
-    )
-    logs_dir = luigi.Parameter(default="logs", description="directory of the daily log files")
-
-
-class http(Section):
-    """[http]: timeouts and retry policy shared by the API clients."""
-
-    bounds = {"timeout_s": (0.001, None), "deadline_s": (0.001, None)}
-
-    timeout_s = luigi.FloatParameter(default=30.0, description="connect+read timeout per request")
-    max_retries = luigi.IntParameter(default=5, description="retries of 5xx/429/connection errors")
-    backoff_base_s = luigi.FloatParameter(default=1.0, description="first backoff delay")
-    backoff_max_s = luigi.FloatParameter(default=60.0, description="longest backoff delay")
-    deadline_s = luigi.FloatParameter(
-        default=120.0, description="longest time for a whole answer, body included (slow trickle)"
-    )
-
-
-def output_root() -> Path:
-    """Root directory of targets (``[paths] output_dir``)."""
-    return Path(paths().output_dir)
-
-
-def logs_root() -> Path:
-    """Directory of log files (``[paths] logs_dir``)."""
-    return Path(paths().logs_dir)

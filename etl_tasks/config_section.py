@@ -18,15 +18,16 @@ what ``etl-validate`` reports.
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 import luigi
 from luigi.configuration import get_config
 
+from etl_tasks.error_boundary import bad_value_message as bad_value_message  # re-exported
 from etl_tasks.errors import ConfigError
+from etl_tasks.luigi_setup import install_luigi
 
-_PARAM = re.compile(r"default value of '(?P<name>\w+)'")
+install_luigi()  # the packaged defaults before any section reads its values
 
 
 Bounds = tuple[float | None, float | None]
@@ -70,31 +71,28 @@ def out_of_range(value: Any, bounds: Bounds) -> str | None:
     return None
 
 
-def bad_value_message(section: str, error: ValueError) -> str:
-    """``luigi.cfg [twitch] page_size = 'abc' is not valid: invalid literal for int() ...``."""
-    match = _PARAM.search(str(error))
-    name = match["name"] if match else "?"
-    value = get_config().get(section, name, None)
-    cause = " ".join(str(error.__cause__ or error).split())
-    shown = f" = {value!r}" if value is not None else ""
-    return f"luigi.cfg [{section}] {name}{shown} is not valid: {cause}"
-
-
-def section_errors() -> list[tuple[str, str]]:
-    """``(section, message)`` for every known section holding a value that does not parse.
-
-    Covers our sections (every :class:`Section` subclass imported so far) and Luigi's own
-    ``[core]``, ``[worker]`` and ``[retcode]``, so ``etl-validate`` finds a typo before a run."""
-    import luigi.interface
-    import luigi.retcodes
-    import luigi.worker
-
+def subclasses() -> list[type[luigi.Config]]:
+    """Every :class:`Section` subclass defined so far (their modules imported)."""
     classes: list[type[luigi.Config]] = []
     pending: list[type[luigi.Config]] = [Section]
     while pending:
         for sub in pending.pop().__subclasses__():
             classes.append(sub)
             pending.append(sub)
+    return classes
+
+
+def section_errors(sections: list[type[luigi.Config]] | None = None) -> list[tuple[str, str]]:
+    """``(section, message)`` for every known section holding a value that does not parse.
+
+    Covers ``sections`` (default: every :class:`Section` subclass imported so far; etl-validate
+    passes :func:`etl_tasks.validate.every_section`) and Luigi's own ``[core]``, ``[worker]`` and
+    ``[retcode]``, so ``etl-validate`` finds a typo before a run."""
+    import luigi.interface
+    import luigi.retcodes
+    import luigi.worker
+
+    classes = list(subclasses() if sections is None else sections)
     classes += [luigi.interface.core, luigi.worker.worker, luigi.retcodes.retcode]
     problems = []
     for cls in classes:

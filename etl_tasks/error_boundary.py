@@ -22,6 +22,7 @@ Tracebacks stay for everything else (bugs). Three boundaries:
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import functools
 import importlib
@@ -164,7 +165,8 @@ def config_exit_code(program: str) -> int:
 
 
 def exit_unreadable_config(error: Exception) -> NoReturn:
-    """A luigi.cfg that does not parse, found while importing: one line, the command's code."""
+    """A luigi.cfg that does not parse (found by the first module that reads it, Luigi's or
+    ours): one line, the command's code."""
     program = Path(sys.argv[0] if sys.argv else "").name
     print(f"{program or 'etl_tasks'}: cannot read luigi.cfg: {' '.join(str(error).split())}; "
           "fix that file", file=sys.stderr)
@@ -185,6 +187,21 @@ def install() -> None:
     if is_luigi_command():
         logger.addFilter(_LuigiCommandFilter())
         sys.excepthook = _luigi_excepthook
+
+
+_PARAM = re.compile(r"default value of '(?P<name>\w+)'")
+
+
+def bad_value_message(section: str, error: ValueError) -> str:
+    """``luigi.cfg [twitch] page_size = 'abc' is not valid: invalid literal for int() ...``."""
+    from luigi.configuration import get_config
+
+    match = _PARAM.search(str(error))
+    name = match["name"] if match else "?"
+    value = get_config().get(section, name, None)
+    cause = " ".join(str(error.__cause__ or error).split())
+    shown = f" = {value!r}" if value is not None else ""
+    return f"luigi.cfg [{section}] {name}{shown} is not valid: {cause}"
 
 
 def _luigi_config_section(error: ValueError) -> str | None:
@@ -218,9 +235,9 @@ def guarded(prog: str, *, config_exit: int = EXIT_CONFIG, failure_exit: int = 1,
                     section = _luigi_config_section(error)
                     if section is None:
                         raise
-                    from etl_tasks.config_section import bad_value_message  # imports Luigi
-
                     raise ConfigError(bad_value_message(section, error)) from None
+                except configparser.Error as error:  # luigi.cfg read when Luigi is first needed
+                    exit_unreadable_config(error)
             except EtlError as error:
                 line = f"{prefix}{error}" if isinstance(error, ConfigError) else (
                     f"{prefix}{one_line(error)}"

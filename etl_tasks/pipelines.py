@@ -165,6 +165,12 @@ def parse_selection(text: str) -> list[str]:
     return ordered(parts)
 
 
+def selected(value: str) -> list[str]:
+    """The pipelines a ``RunAll(pipelines=...)`` value stands for: the selection it names, else
+    (empty) those switched on in ``[pipelines]`` (:func:`enabled`)."""
+    return parse_selection(value) if value else enabled()
+
+
 def selection_text(chosen: Sequence[str]) -> str:
     """The ``--pipeline`` value that selects ``chosen`` (``all`` for every pipeline)."""
     chosen = ordered(chosen)

@@ -27,12 +27,15 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl_tasks import pipelines as registry
 from etl_tasks.core.redact import redact
-from etl_tasks.core.stage import StageTask, output_root, utc_now
-from etl_tasks.core.targets import atomic_write_bytes, read_json
+from etl_tasks.core.runtime import output_root, utc_now
+from etl_tasks.core.sidecar import PartitionRecord, read_json
+
+if TYPE_CHECKING:  # the report reads tasks' sidecars; it needs no Luigi or Arrow of its own
+    from etl_tasks.core.stage import StageTask
 
 logger = logging.getLogger(__name__)
 
@@ -244,16 +247,31 @@ def combine_statuses(statuses: Sequence[str]) -> str:
 def task_record(
     task: StageTask, no_run_reason: Callable[[], str | None] | None = None
 ) -> TaskRecord:
-    """Read one task's sidecar (or failure file) into a :class:`TaskRecord`.
+    """Read one task's sidecar (or failure file) into a :class:`TaskRecord`
+    (:func:`partition_task_record`)."""
+    return partition_task_record(
+        task.pipeline, task.stage, task.entity, task.task_family, task.partition().record(),
+        no_run_reason,
+    )
+
+
+def partition_task_record(
+    pipeline: str,
+    stage: str,
+    entity: str,
+    task_family: str,
+    partition: PartitionRecord,
+    no_run_reason: Callable[[], str | None] | None = None,
+) -> TaskRecord:
+    """One stage task's :class:`TaskRecord` from its partition's sidecar and failure file.
 
     A failure file counts only while it is newer than the task's last success (a later success
     or a later successful completeness check removes it: ``etl_tasks.core.stage``). A task of a
     pipeline that has no run on the date (``no_run_reason()``, asked only when nothing is on
     disk: a calendar can be costly to load) and nothing on disk is SKIPPED."""
-    record = TaskRecord(task.pipeline, task.stage, task.entity, task.task_family, PENDING)
-    partition = task.partition().record()
+    record = TaskRecord(pipeline, stage, entity, task_family, PENDING)
     meta, failed = partition.sidecar, partition.failure
-    if meta is None and task.stage == "schema":
+    if meta is None and stage == "schema":
         # Tables created by an earlier date (or by hand) leave no sidecar for this one.
         record.status = DONE
     if meta is not None:
@@ -286,17 +304,23 @@ def collect_report(
     date: dt.date, pipelines: Sequence[str], tasks: Sequence[StageTask]
 ) -> RunReport:
     """Build the report of ``date`` from the sidecars of ``tasks``."""
-    order = {stage: i for i, stage in enumerate(STAGES)}
     @functools.cache
     def reason(pipeline: str) -> str | None:
         known = pipeline in registry.names()
         return registry.get(pipeline).no_run_reason(date) if known else None
 
-    records = sorted(
-        (task_record(t, functools.partial(reason, t.pipeline)) for t in tasks),
+    records = [task_record(t, functools.partial(reason, t.pipeline)) for t in tasks]
+    return report_of(date, pipelines, records)
+
+
+def report_of(date: dt.date, pipelines: Sequence[str], records: Sequence[TaskRecord]) -> RunReport:
+    """The report of ``date`` over ``pipelines`` from its tasks' records, in report order."""
+    order = {stage: i for i, stage in enumerate(STAGES)}
+    ordered = sorted(
+        records,
         key=lambda r: (list(pipelines).index(r.pipeline), order.get(r.stage, 9), r.entity),
     )
-    return RunReport(date=date.isoformat(), pipelines=list(pipelines), tasks=records)
+    return RunReport(date=date.isoformat(), pipelines=list(pipelines), tasks=ordered)
 
 
 def date_tasks(date: dt.date, pipelines: Sequence[str] | None = None) -> list[StageTask]:
@@ -411,6 +435,8 @@ def write_report(report: RunReport, status_page: bool = True, durable: bool = Tr
     document = json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False,
                           default=str).encode("utf-8") + b"\n"
     text = render_text(report).encode("utf-8")
+    from etl_tasks.core.targets import atomic_write_bytes  # the writer's side imports Arrow
+
     if durable:
         atomic_write_bytes(directory / "report.json", document)
         atomic_write_bytes(directory / "report.txt", text)

@@ -61,7 +61,7 @@ class PipelinesParameter(luigi.Parameter):
 
 def selected(value: str) -> list[str]:
     """The pipelines a :class:`PipelinesParameter` value stands for."""
-    return registry.parse_selection(value) if value else registry.enabled()
+    return registry.selected(value)
 
 
 def stage_tasks(date: dt.date, pipelines: Sequence[str]) -> list[StageTask]:

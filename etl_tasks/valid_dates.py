@@ -15,8 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-
-import luigi
+from typing import Any
 
 from etl_tasks.errors import ConfigError
 
@@ -75,11 +74,27 @@ def _checked_text(text: str) -> str:
     return text  # Luigi parses the text itself afterwards
 
 
-class DateParameter(luigi.DateParameter):
-    """``luigi.DateParameter`` whose command-line flag is checked by argparse: ``luigi ... --date
-    2025-13-45`` exits 2 with ``argument --date: invalid date ...``, not 40 with a traceback."""
+def _date_parameter_class() -> type:
+    import luigi
 
-    def _parser_kwargs(self, param_name: str, task_name: str | None = None) -> dict:
-        kwargs = dict(super()._parser_kwargs(param_name, task_name))
-        kwargs["type"] = _checked_text
-        return kwargs
+    class DateParameter(luigi.DateParameter):
+        """``luigi.DateParameter`` whose command-line flag is checked by argparse: ``luigi ...
+        --date 2025-13-45`` exits 2 with ``argument --date: invalid date ...``, not 40 with a
+        traceback."""
+
+        def _parser_kwargs(self, param_name: str, task_name: str | None = None) -> dict:
+            kwargs = dict(super()._parser_kwargs(param_name, task_name))
+            kwargs["type"] = _checked_text
+            return kwargs
+
+    DateParameter.__module__ = __name__
+    return DateParameter
+
+
+def __getattr__(name: str) -> Any:
+    # DateParameter needs Luigi: defined on first use, so parsing a date on the command line
+    # (every entry point, the no-op rerun) imports no Luigi.
+    if name == "DateParameter":
+        cls = globals()["DateParameter"] = _date_parameter_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

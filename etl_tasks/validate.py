@@ -15,7 +15,7 @@ from luigi.configuration import LuigiConfigParser, get_config
 
 from etl_tasks import config
 from etl_tasks import pipelines as registry
-from etl_tasks.config_section import section_errors
+from etl_tasks.config_section import section_errors, subclasses
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import EtlError
 from etl_tasks.probes import directory_status, sqlite_status
@@ -141,9 +141,20 @@ def check_config_files() -> list[Check]:
             "set log_level = INFO in [core]; DEBUG floods cron logs",
         )
     )
-    for section, problem in section_errors():  # values that would fail a task later
+    for section, problem in section_errors(every_section()):  # values that would fail a task
         checks.append(Check(f"[{section}]", False, problem, "fix the value in luigi.cfg"))
     return checks
+
+
+def every_section() -> list[type]:
+    """Every :class:`Section` of the project, its modules imported first: a section is defined by
+    the module that uses it (the task modules, the shared and alert sections), and a command
+    imports those only when it needs them."""
+    import etl_tasks
+    from etl_tasks import alert_settings, config_sections  # noqa: F401  (defines their sections)
+
+    etl_tasks.__all__  # noqa: B018  (imports every task module, with its sections)
+    return subclasses()
 
 
 def check_warehouses(pipelines: list[str]) -> list[Check]:

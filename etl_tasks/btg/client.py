@@ -46,7 +46,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from etl_tasks import config
+from etl_tasks import config, config_sections
 from etl_tasks.btg import jsontext
 from etl_tasks.btg.anbima import sniff_kind
 from etl_tasks.btg.auth import TOKEN_HEADER, BtgTokenAuth
@@ -179,7 +179,7 @@ class BtgClient(Closing):
             "client_id": config.require_env("BTG_CLIENT_ID"),
             "client_secret": config.require_env("BTG_CLIENT_SECRET"),
             "base_url": config.require_env("BTG_BASE_URL"),
-            "policy": RetryPolicy.from_http_section(config.http()),
+            "policy": RetryPolicy.from_http_section(config_sections.http()),
             "poll_policy": PollPolicy.from_settings(section),
             "scope": str(section.scope or ""),
             "refresh_margin_s": float(section.token_refresh_margin_s),

@@ -39,21 +39,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
-
-import luigi
+from typing import TYPE_CHECKING, NoReturn
 
 from etl_tasks.alerts import send_run_alert
-from etl_tasks.btg.extract import (
-    BtgExtract,
-    BtgExtractCarteira,
-    BtgExtractRentabilidade,
-    ensure_writable,
-    non_business_reason,
-)
-from etl_tasks.btg.refetch import RefetchUsageError, forget_under_lock, refetch_tipos
-from etl_tasks.btg.tasks import tipo_loads, tipo_names, tipo_stage_tasks
-from etl_tasks.calendar import business_days_back, today_in_sao_paulo
 from etl_tasks.cli.common import end_of_run
 from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import env, load_env, logs_root, redact_url
@@ -62,12 +50,18 @@ from etl_tasks.error_boundary import guarded
 from etl_tasks.errors import ConfigError
 from etl_tasks.ops.driver import DateResult, RunRequest, run_date, run_environment
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING, AlreadyRunningError
-from etl_tasks.ops.preflight import SchedulerUnreachableError, check_scheduler
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.pipelines import rerun_command
 from etl_tasks.report import render_text
 from etl_tasks.valid_dates import FIRST_DATE, DateOutOfRangeError, check_date, last_date
-from etl_tasks.validate import Check, run_checks
+
+# The task graph, the calendar and the set-up checks (Luigi, Arrow, holidays) are imported where a
+# run uses them, after the arguments parse: ``--help`` and a bad argument import none of them.
+if TYPE_CHECKING:
+    import luigi
+
+    from etl_tasks.btg.extract import BtgExtract
+    from etl_tasks.validate import Check
 
 logger = logging.getLogger("etl_tasks.orquestrador_btg")
 
@@ -91,10 +85,15 @@ CHECK_NAMES_PT = {
     "output directory": "diretório de saída",
     "logs directory": "diretório de logs",
 }
-EXTRACTS: dict[str, type[BtgExtract]] = {
-    "carteira": BtgExtractCarteira,
-    "rentabilidade": BtgExtractRentabilidade,
-}
+
+
+def extracts() -> dict[str, type[BtgExtract]]:
+    """The extract task of each tipo (its landing directory's parameter and ``.env`` key)."""
+    from etl_tasks.btg.extract import BtgExtractCarteira, BtgExtractRentabilidade
+
+    return {"carteira": BtgExtractCarteira, "rentabilidade": BtgExtractRentabilidade}
+
+
 STEP_NAMES = {
     "BtgExtractCarteira": "extração da carteira",
     "BtgExtractRentabilidade": "extração da rentabilidade",
@@ -188,6 +187,8 @@ def today() -> dt.date:
     """Today in São Paulo, or ``ETL_TODAY`` (YYYY-MM-DD) when set (tests, replays)."""
     override = os.environ.get("ETL_TODAY", "").strip()
     if not override:
+        from etl_tasks.calendar import today_in_sao_paulo
+
         return today_in_sao_paulo()
     try:
         return dt.date.fromisoformat(override)
@@ -215,6 +216,8 @@ def reference_date(data: str | None, dias_atras: int | None) -> dt.date:
         raise UsageError(f"--dias-atras deve ser 0 ou mais, recebido {days}")
     if days > (today() - FIRST_DATE).days:  # more business days than calendar days back to it
         raise UsageError(f"--dias-atras {days} passa de {FIRST_DATE}: use um N menor")
+    from etl_tasks.calendar import business_days_back
+
     return business_days_back(days, today())
 
 
@@ -222,10 +225,13 @@ def plan(args: argparse.Namespace) -> RunPlan:
     """Validate everything that can be checked before the first API request."""
     if args.workers < 1:
         raise UsageError("--workers deve ser pelo menos 1")
+    from etl_tasks.btg.extract import ensure_writable
+    from etl_tasks.btg.tasks import tipo_names
+
     date = reference_date(args.data, args.dias_atras)
     directories = {}
     for name in tipo_names(args.tipo):
-        extract = EXTRACTS[name]
+        extract = extracts()[name]
         # --dir-carteira / --dir-rentabilidade share the extract parameter's name.
         chosen = getattr(args, extract.landing_param) or env(extract.landing_env)
         flag = "--" + extract.landing_param.replace("_", "-")
@@ -249,9 +255,11 @@ def request_for(run: RunPlan, workers: int, scheduler_url: str | None) -> RunReq
     """The driver's request: the loads of the tipo(s), their tasks as the scope of the success
     rule, and the chosen landing directories as the run's environment (the extracts read them
     from there, so their task ids stay those of a plain ``luigi`` run)."""
+    from etl_tasks.btg.tasks import tipo_loads, tipo_stage_tasks
+
     scope = [task.task_family for task in tipo_stage_tasks(run.tipo, run.date)]
     landing = {
-        EXTRACTS[name].landing_env: str(directory) for name, directory in run.directories.items()
+        extracts()[name].landing_env: str(directory) for name, directory in run.directories.items()
     }
     return RunRequest(
         run.date,
@@ -267,6 +275,8 @@ def request_for(run: RunPlan, workers: int, scheduler_url: str | None) -> RunReq
 def setup_problems() -> list[Check]:
     """The set-up checks that need no API request (credentials, packages, luigi.cfg, the
     warehouse, directories): a wrong database must fail before the first ticket is asked for."""
+    from etl_tasks.validate import run_checks
+
     return [check for check in run_checks(PIPELINES, apis=False) if not check.ok]
 
 
@@ -300,6 +310,7 @@ def install_step_logging() -> None:
     if _HANDLERS_INSTALLED:
         return
     _HANDLERS_INSTALLED = True
+    import luigi
 
     def is_btg(task: luigi.Task) -> bool:
         return task.task_family.startswith("Btg")
@@ -324,6 +335,8 @@ def install_step_logging() -> None:
 
 def summarize(run: RunPlan, result: DateResult) -> None:
     """A short line per tipo (funds, rows loaded)."""
+    from etl_tasks.btg.tasks import tipo_names
+
     rows = {record.task_family: record.rows for record in result.scope.tasks}
     for name in tipo_names(run.tipo):
         if name == "carteira":
@@ -361,6 +374,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = RunRecord.start("orquestrador-btg", arguments, PIPELINES, [], log=log_path)
     try:
         args = build_parser().parse_args(arguments)
+    except (UsageError, ConfigError) as error:
+        return fail(record, str(error))
+    from etl_tasks.btg.refetch import RefetchUsageError, forget_under_lock, refetch_tipos
+    from etl_tasks.btg.tasks import tipo_names
+
+    try:
         run = plan(args)
         refetch = (refetch_tipos(args.baixar_novamente, tipo_names(run.tipo))
                    if args.baixar_novamente else [])
@@ -377,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         record.run_id,
     )
     if args.scheduler_url:  # a dead luigid: one line and exit 1, before any lock or API call
+        from etl_tasks.ops.preflight import SchedulerUnreachableError, check_scheduler
+
         try:
             check_scheduler(args.scheduler_url)
         except SchedulerUnreachableError:
@@ -391,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for check in problems:
             logger.error("ambiente inválido: %s", check_line_pt(check))
         return fail(record, "corrija o ambiente (etl-validate --pipeline btg lista tudo)")
+    from etl_tasks.btg.extract import non_business_reason
+
     reason = non_business_reason(run.date)
     if reason:
         logger.info("%s: nada a fazer", reason)

@@ -36,6 +36,7 @@ from etl_tasks.cli.common import (
     config_error_exit,
     end_of_run,
     parse_date,
+    validated,
 )
 from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
@@ -45,10 +46,8 @@ from etl_tasks.errors import ConfigError
 from etl_tasks.ops.backfill import FAILED, LOCKED, DateOutcome, Progress, run_backfill
 from etl_tasks.ops.dates import calendars_text, schedule
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
-from etl_tasks.ops.plan import build_plan, render_plan
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.report import read_report
-from etl_tasks.validate import validated
 
 logger = logging.getLogger("etl_tasks.backfill")
 
@@ -142,6 +141,8 @@ def plan_or_run(
         return EXIT_OK
     if args.plan:
         title = f"backfill plan: {', '.join(pipelines)}, {span} ({len(dates)} dates); runs nothing"
+        from etl_tasks.ops.plan import build_plan, render_plan  # reads the task graph
+
         print(render_plan(build_plan(dates), title), end="")
         return EXIT_OK
     if not args.no_validate and not validated(pipelines):

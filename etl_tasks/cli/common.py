@@ -44,6 +44,14 @@ def add_pipeline_option(parser: argparse.ArgumentParser, what: str = "run") -> N
     )
 
 
+def validated(pipelines: list[str]) -> bool:
+    """The set-up checks of a run (:func:`etl_tasks.validate.validated`), imported when a command
+    validates: they need Luigi and the API clients, a ``--no-validate`` rerun needs neither."""
+    from etl_tasks.validate import validated as run_validation
+
+    return run_validation(pipelines)
+
+
 def config_error_exit(error: ConfigError) -> int:
     """Log a configuration error plainly (no traceback) and return its exit code."""
     logger.error("configuration error: %s", error)

@@ -26,22 +26,21 @@ import argparse
 import datetime as dt
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from etl_tasks import pipelines as registry
 from etl_tasks.cli.common import EXIT_OK, EXIT_USAGE, config_error_exit, end_of_run, parse_date
 from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
-from etl_tasks.core.stage import StageTask
 from etl_tasks.error_boundary import guarded
 from etl_tasks.errors import ConfigError, EtlError
 from etl_tasks.ops.dates import calendar_days
-from etl_tasks.ops.graph import TaskGraph
-from etl_tasks.ops.invalidation import DatePlan, apply, plan_date, render_date
 from etl_tasks.ops.lock import current_holder, exit_if_locked
 from etl_tasks.ops.runs import RunRecord
-from etl_tasks.ops.warehouse_view import WarehouseView
-from etl_tasks.run_all import RunAll
+
+if TYPE_CHECKING:  # the task graph and the plans need Luigi: imported once the arguments parse
+    from etl_tasks.ops.invalidation import DatePlan
 
 logger = logging.getLogger("etl_tasks.invalidate")
 
@@ -85,6 +84,8 @@ def unknown_task_exit(name: str, families: list[str]) -> int:
 
 
 def print_plans(plans: list[DatePlan], family: str) -> None:
+    from etl_tasks.ops.invalidation import render_date
+
     print(f"invalidate {family} and everything downstream of it on {len(plans)} date(s):")
     for plan in plans:
         print("\n".join(render_date(plan)))
@@ -108,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     dates = chosen_dates(parser, args)
     load_env()
     setup_logging("etl", logs_root())
+    from etl_tasks.core.stage import StageTask
+    from etl_tasks.ops.graph import TaskGraph
+    from etl_tasks.ops.invalidation import plan_date
+    from etl_tasks.ops.warehouse_view import WarehouseView
+    from etl_tasks.run_all import RunAll
+
     try:
         graph = TaskGraph.walk(RunAll(date=dates[0], pipelines="all"))
         if args.task not in graph.families():
@@ -136,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def invalidate(dates: list[dt.date], family: str) -> int:
     """Plan and remove, date by date, under the locks the caller holds."""
+    from etl_tasks.ops.invalidation import apply, plan_date
+    from etl_tasks.ops.warehouse_view import WarehouseView
+
     view = WarehouseView()
     plans = [plan_date(day, family, view) for day in dates]
     print_plans(plans, family)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.metadata
-import platform
 import sys
 import textwrap
 from collections.abc import Callable
@@ -31,6 +29,8 @@ Main = TypeVar("Main", bound=Callable[..., int])
 
 def package_version(distribution: str = DISTRIBUTION) -> str:
     """The installed version of a distribution, from its package metadata."""
+    import importlib.metadata  # reads every distribution's metadata: only for --version
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -39,6 +39,8 @@ def package_version(distribution: str = DISTRIBUTION) -> str:
 
 def version_line(prog: str) -> str:
     """What ``<command> --version`` prints: the package, Luigi and Python versions."""
+    import platform
+
     return (
         f"{prog} {package_version()} (etl_tasks; luigi {package_version('luigi')}, "
         f"Python {platform.python_version()})"
@@ -63,10 +65,28 @@ def document(
     ``version_help`` lets a command in another language word its option."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = epilog(doc)
-    parser.add_argument(
-        "--version", action="version", version=version_line(parser.prog), help=version_help
-    )
+    parser.add_argument("--version", action=_Version, help=version_help)
     return parser
+
+
+class _Version(argparse.Action):
+    """argparse's ``version`` action with the line computed when asked for (reading the
+    packages' metadata costs every run of a command that never prints it)."""
+
+    def __init__(
+        self,
+        option_strings: list[str],
+        dest: str = argparse.SUPPRESS,
+        default: str = argparse.SUPPRESS,
+        help: str | None = None,
+    ) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        formatter = parser._get_formatter()  # as argparse's own: the same wrapping
+        formatter.add_text(version_line(parser.prog))
+        parser._print_message(formatter.format_help(), sys.stdout)
+        parser.exit()
 
 
 def one_line_config_errors(

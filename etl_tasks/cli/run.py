@@ -22,19 +22,25 @@ import logging
 import sys
 from typing import Any
 
+# Only what a no-op rerun needs is imported here (no Luigi, Arrow or pandas: see
+# etl_tasks.ops.noop); validation, the scheduler probe and a build import theirs when used.
 from etl_tasks.alerts import send_run_alert
-from etl_tasks.cli.common import EXIT_CONFIG, add_pipeline_option, end_of_run, parse_date
+from etl_tasks.cli.common import (
+    EXIT_CONFIG,
+    add_pipeline_option,
+    end_of_run,
+    parse_date,
+    validated,
+)
 from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.config import load_env, logs_root
 from etl_tasks.core.logs import setup_logging
 from etl_tasks.error_boundary import guarded
 from etl_tasks.ops.driver import RunRequest, run_date
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING
-from etl_tasks.ops.preflight import check_scheduler
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.pipelines import get, registered, rerun_command
 from etl_tasks.report import render_text, report_dir
-from etl_tasks.validate import validated
 
 logger = logging.getLogger("etl_tasks.run")
 
@@ -101,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
     options = run_options(args, parser)
     if args.scheduler_url:  # a dead luigid: one line and exit 3, before any lock or report
+        from etl_tasks.ops.preflight import check_scheduler
+
         check_scheduler(args.scheduler_url)
     load_env()
     log = setup_logging("etl", logs_root())

@@ -20,7 +20,6 @@ from etl_tasks import pipelines as registry
 from etl_tasks.cli.common import parse_pipelines
 from etl_tasks.cli.parsers import document, one_line_config_errors
 from etl_tasks.error_boundary import guarded
-from etl_tasks.validate import run_checks
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +45,8 @@ def pipelines_from(choice: list[str] | None) -> list[str]:
 @one_line_config_errors("etl-validate")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from etl_tasks.validate import run_checks  # Luigi and the clients: after the arguments
+
     print("🔍 === VALIDAÇÃO DO SETUP ===")
     checks = run_checks(pipelines_from(args.pipeline), network=not args.offline)
     for check in checks:

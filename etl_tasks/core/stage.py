@@ -23,7 +23,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +30,9 @@ import luigi
 import pyarrow as pa
 
 from etl_tasks.core.redact import redact
+from etl_tasks.core.runtime import RUN_ID_ENV as RUN_ID_ENV  # re-exported for the task side
+from etl_tasks.core.runtime import output_root as output_root
+from etl_tasks.core.runtime import utc_now as utc_now
 from etl_tasks.core.sidecar import DONE, SKIPPED, Failure, Sidecar
 from etl_tasks.core.targets import (
     PartitionTarget,
@@ -41,7 +43,10 @@ from etl_tasks.core.targets import (
     sweep_temp_files,
 )
 from etl_tasks.errors import SourceMismatchError
+from etl_tasks.luigi_setup import install_luigi
 from etl_tasks.valid_dates import DateParameter
+
+install_luigi()  # the packaged defaults and the error boundary before any task exists
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +59,6 @@ WRITE_PROGRESS_INTERVAL_S = 5.0
 FAILURE_LISTENERS: list[Callable[[luigi.Task, BaseException], None]] = []
 # Called after a stage succeeded (its sidecar is written), in order.
 SUCCESS_LISTENERS: list[Callable[[luigi.Task], None]] = []
-# Set by the run driver for the processes of one run; a failure record names the attempt.
-RUN_ID_ENV = "ETL_RUN_ID"
-
-
-def utc_now() -> dt.datetime:
-    """Aware UTC now, second precision is not enough for durations so keep microseconds."""
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def output_root() -> Path:
-    """``[paths] output_dir`` from luigi.cfg (read here so ``core`` needs no project module)."""
-    return Path(luigi.configuration.get_config().get("paths", "output_dir", "output"))
 
 
 @dataclass

@@ -10,9 +10,12 @@ gap is exit 25 (not run). The pipelines are a parameter of ``RunAll`` and the en
 run (landing directories, the run id) is set for the run only: no global Luigi configuration is
 changed.
 
-A complete date is answered without Luigi: when the date's written report is the current state
-of its sidecars and every task of the scope is done (load markers checked with one connection per
-warehouse), nothing is built and nothing is rewritten.
+A complete date is answered without building anything: when the date's written report is the
+current state of its sidecars and every task of the scope is done (load markers checked with one
+connection per warehouse), nothing is built and nothing is rewritten. That check, when it says
+"complete", leaves a no-op manifest, and the next rerun of the same selection is answered from it
+without importing Luigi, Arrow or any task module (:mod:`etl_tasks.ops.noop`); this module imports
+Luigi only once a run needs the full check or a build.
 """
 
 from __future__ import annotations
@@ -23,16 +26,12 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import luigi
-import luigi.execution_summary
-import luigi.worker
-from luigi.configuration import get_config
-from luigi.retcodes import retcode
-
-from etl_tasks.core.stage import RUN_ID_ENV, StageTask
+from etl_tasks import luigi_cfg
+from etl_tasks.core.runtime import RUN_ID_ENV
 from etl_tasks.ops.lock import EXIT_ALREADY_RUNNING, AlreadyRunningError, run_locks
+from etl_tasks.ops.noop import quick_noop_state, write_manifest
 from etl_tasks.ops.runs import RunRecord
 from etl_tasks.report import (
     COMPLETE_STATUSES,
@@ -43,6 +42,11 @@ from etl_tasks.report import (
     refresh_report,
     sidecar_fingerprint,
 )
+
+if TYPE_CHECKING:  # imported where a run needs them: a no-op rerun never imports Luigi
+    import luigi
+
+    from etl_tasks.core.stage import StageTask
 
 logger = logging.getLogger(__name__)
 
@@ -104,40 +108,6 @@ class DateResult:
         return self.exit_code == EXIT_OK
 
 
-def luigi_exit_code(result: luigi.execution_summary.LuigiRunResult) -> int:
-    """The exit code ``luigi`` itself would give for this run (``[retcode]`` of luigi.cfg)."""
-    return worker_exit_code(result.worker)
-
-
-def worker_exit_code(worker: luigi.worker.Worker) -> int:
-    """The exit code ``luigi`` gives for what ``worker`` did (``luigi.retcodes``' own rule)."""
-    codes = retcode()
-    sets = luigi.execution_summary._summary_dict(worker)
-    root = luigi.execution_summary._root_task(worker)
-    seen = {key for key, tasks in sets.items() if tasks}
-    conditions = (
-        (codes.missing_data, "still_pending_ext"),
-        (codes.task_failed, "failed"),
-        (codes.already_running, "run_by_other_worker"),
-        (codes.scheduling_error, "scheduling_error"),
-        (codes.not_run, "not_run"),
-    )
-    code = max((value for value, key in conditions if key in seen), default=0)
-    if code == 0 and root not in sets["completed"] and root not in sets["already_done"]:
-        return codes.not_run
-    return code
-
-
-def _families(result: luigi.execution_summary.LuigiRunResult, key: str) -> list[str]:
-    return worker_families(result.worker, key)
-
-
-def worker_families(worker: luigi.worker.Worker, key: str) -> list[str]:
-    """The task families of one summary set of ``worker`` (e.g. ``completed``), sorted."""
-    sets = luigi.execution_summary._summary_dict(worker)
-    return sorted(task.task_family for task in sets.get(key, set()))
-
-
 @contextlib.contextmanager
 def run_environment(run_id: str, env: dict[str, str]) -> Iterator[None]:
     """The run id and the request's environment for the block (inherited by ``--workers``
@@ -175,15 +145,41 @@ def noop_state(request: RunRequest) -> RunReport | None:
     if request.options and not all(task.complete() for task in request.root_tasks()):
         return None
     view = WarehouseView()
-    if all(task_state(task, view).symbol in COMPLETE for task in request.scope_tasks()):
-        state.last_run = written.get("last_run")  # what is printed is what is on disk
-        return state
-    return None
+    scope_tasks = request.scope_tasks()
+    if not all(task_state(task, view).symbol in COMPLETE for task in scope_tasks):
+        return None
+    if not request.options:
+        try:  # the next rerun is answered without Luigi (etl_tasks.ops.noop)
+            write_manifest(request.date, request.pipelines, request.scope, request.env, state,
+                           date_tasks(request.date), scope_tasks)
+        except OSError as error:  # a cache: its absence only makes the next rerun slower
+            logger.warning("could not write the no-op manifest of %s: %s", request.date, error)
+    state.last_run = written.get("last_run")  # what is printed is what is on disk
+    return state
+
+
+def _leave_manifest(request: RunRequest, run_id: str) -> None:
+    """After a run that completed the date: the full no-op check, for its manifest, so the next
+    rerun of the same selection is answered without Luigi. Never fails the run it follows."""
+    if not luigi_cfg.memory_matches_files():
+        return  # no manifest would be written (values set in memory): spare the check
+    try:
+        with run_locks(request.pipelines, [request.date]), run_environment(run_id, request.env):
+            noop_state(request)
+    except Exception as error:  # a cache: the next rerun then runs the full check itself
+        logger.warning("no no-op manifest for %s: %s: %s", request.date, type(error).__name__,
+                       error)
 
 
 def _build(request: RunRequest) -> tuple[int, list[str], str, str | None]:
     """Run Luigi in this process; (exit code, task families run, one-line summary, crash). The
     caller presents a crash (in its own language); the driver only returns it."""
+    import luigi
+    from luigi.configuration import get_config
+    from luigi.retcodes import retcode
+
+    from etl_tasks.ops.luigi_result import worker_exit_code, worker_families
+
     # The entry points' console + file handlers already catch Luigi's loggers; Luigi adding its
     # own console handler on top would print every line twice.
     get_config().set("core", "no_configure_logging", "true")
@@ -197,7 +193,8 @@ def _build(request: RunRequest) -> tuple[int, list[str], str, str | None]:
     except Exception as error:  # a scheduler or graph crash still ends in a record and a report
         crash = f"{type(error).__name__}: {error}"
         return retcode().unhandled_exception or 40, [], crash, crash
-    return luigi_exit_code(result), _families(result, "completed"), result.one_line_summary, None
+    code, ran = worker_exit_code(result.worker), worker_families(result.worker, "completed")
+    return code, ran, result.one_line_summary, None
 
 
 def run_date(request: RunRequest, record: RunRecord) -> DateResult:
@@ -211,7 +208,14 @@ def run_date(request: RunRequest, record: RunRecord) -> DateResult:
         with run_locks(request.pipelines, [request.date]), run_environment(
             record.run_id, request.env
         ):
-            state = noop_state(request)
+            state = quick_noop_state(
+                request.date, request.pipelines, request.scope, request.options, request.env
+            )
+            if state is None:
+                from etl_tasks.luigi_setup import install_luigi
+
+                install_luigi()  # the full check and a build need Luigi and the task modules
+                state = noop_state(request)
             if state is not None:
                 scope = state.only(request.pipelines, request.scope)
                 logger.debug("%s is complete and its report current: nothing to run", request.date)
@@ -226,12 +230,17 @@ def run_date(request: RunRequest, record: RunRecord) -> DateResult:
         )
     scope = state.only(request.pipelines, request.scope)
     if code == EXIT_OK and scope.status not in COMPLETE_STATUSES:
+        from luigi.retcodes import retcode
+
         code = retcode().not_run or 25  # never report success over a gap
     per_date.finish(code, scope.status, ran)
     try:
         state = refresh_report(request.date, last_run=per_date.to_json())
     except OSError as error:  # e.g. a full or read-only disk: the run's own outcome still counts
         logger.error("could not write the state of %s: %s", request.date, error)
+    else:
+        if code == EXIT_OK and not request.options:
+            _leave_manifest(request, record.run_id)
     return DateResult(
         request.date, request.pipelines, code, state, state.only(request.pipelines, request.scope),
         tasks_run=ran, luigi_summary=summary, crash=crash,

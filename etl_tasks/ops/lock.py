@@ -37,9 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from luigi.configuration import get_config
-
-from etl_tasks.core.stage import output_root
+from etl_tasks.core.runtime import output_root
 from etl_tasks.core.state_store import FileStore, Lease, StateStore
 from etl_tasks.errors import ConfigError, EtlError
 
@@ -272,6 +270,8 @@ def scope_luigi_process_lock(root: Path | None = None, *, create: bool = True) -
     that command, so importing creates nothing elsewhere) and again before each run of ours, so a
     changed ``[paths] output_dir`` is followed. Luigi itself creates only the last level."""
     global _SCOPED_LUIGI_LOCK_DIR
+    from luigi.configuration import get_config  # only Luigi's own lock needs Luigi
+
     config = get_config()
     current = config.get("core", "lock_pid_dir", None)
     if current is not None and current != _SCOPED_LUIGI_LOCK_DIR:

@@ -53,7 +53,6 @@ def install() -> None:
 def _touched(worker: Any) -> tuple[list[str], list[dt.date]]:
     """The pipelines (registry order) and dates of every task the worker saw."""
     from etl_tasks import pipelines as registry
-    from etl_tasks.run_all import selected
 
     names: set[str] = set()
     dates: set[dt.date] = set()
@@ -64,7 +63,7 @@ def _touched(worker: Any) -> tuple[list[str], list[dt.date]]:
                 names.add(pipeline.name)
             chosen = getattr(task, "pipelines", None)  # RunAll / ReportTask name theirs
             if isinstance(chosen, str):
-                names.update(selected(chosen))
+                names.update(registry.selected(chosen))
             date = getattr(task, "date", None)
             if isinstance(date, dt.date):
                 dates.add(date)
@@ -73,7 +72,7 @@ def _touched(worker: Any) -> tuple[list[str], list[dt.date]]:
 
 def _write_record() -> None:
     """At exit: finish, print and append the record (never raises: the exit code is Luigi's)."""
-    from etl_tasks.ops.driver import worker_exit_code, worker_families
+    from etl_tasks.ops.luigi_result import worker_exit_code, worker_families
 
     record = _RECORD[0]
     with contextlib.suppress(Exception):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from etl_tasks.core.redact import redact
-from etl_tasks.core.stage import output_root, utc_now
+from etl_tasks.core.runtime import output_root, utc_now
 
 logger = logging.getLogger(__name__)
 

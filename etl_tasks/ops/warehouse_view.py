@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from etl_tasks.config import redact_url
 from etl_tasks.core.redact import redact
 from etl_tasks.warehouse.factory import connect
 from etl_tasks.warehouse.model import TableSpec
+from etl_tasks.warehouse.peek import absent_sqlite_file
 
 
 @dataclass
@@ -32,14 +32,6 @@ class WarehouseState:
         return self.error is None
 
 
-def _absent_sqlite_file(url: str) -> bool:
-    """True for a ``sqlite:///`` URL whose database file does not exist (nothing loaded yet)."""
-    prefix = "sqlite:///"
-    if not url.lower().startswith(prefix) or url.endswith(":memory:"):
-        return False
-    return not Path(url[len(prefix) :]).exists()
-
-
 class WarehouseView:
     """Markers and tables per warehouse URL, read once and cached for the life of the view."""
 
@@ -54,7 +46,7 @@ class WarehouseView:
 
     def _read(self, url: str) -> WarehouseState:
         state = WarehouseState(url)
-        if _absent_sqlite_file(url):
+        if absent_sqlite_file(url):
             return state
         try:
             with connect(url) as warehouse:
@@ -75,7 +67,7 @@ class WarehouseView:
             return None
         key = tuple(sorted(table.name for table in tables))
         if key not in state.missing:
-            if _absent_sqlite_file(url):
+            if absent_sqlite_file(url):
                 state.missing[key] = ["etl_load_audit", *key]
             else:
                 try:

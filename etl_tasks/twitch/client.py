@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from etl_tasks import config
+from etl_tasks import config, config_sections
 from etl_tasks.core.closing import Closing
 from etl_tasks.core.fanout import ordered_map
 from etl_tasks.core.http import (
@@ -325,7 +325,7 @@ class TwitchClient(Closing):
             "client_secret": config.require_env("TWITCH_CLIENT_SECRET"),
             "auth_base_url": config.require_env("TWITCH_AUTH_BASE_URL"),
             "api_base_url": config.require_env("TWITCH_API_BASE_URL"),
-            "policy": RetryPolicy.from_http_section(config.http()),
+            "policy": RetryPolicy.from_http_section(config_sections.http()),
             "reserve": int(twitch_settings().ratelimit_reserve),
             "concurrency": int(twitch_settings().concurrency),
         }

@@ -9,9 +9,12 @@ backend module plus one line here.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from etl_tasks.errors import ConfigError
-from etl_tasks.warehouse.interface import Warehouse
+
+if TYPE_CHECKING:  # the map itself is read by etl_tasks.warehouse.peek without the backends
+    from etl_tasks.warehouse.interface import Warehouse
 
 # URL scheme -> "module:Class" of the backend that serves it.
 BACKENDS: dict[str, str] = {

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-AUDIT_TABLE = "etl_load_audit"
+from etl_tasks.warehouse.peek import AUDIT_TABLE as AUDIT_TABLE  # the audit table's one name
+
 DECIMAL_TYPE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 LOGICAL_TYPES = {"text", "bigint", "integer", "double", "boolean", "date", "timestamp", "json"}
 

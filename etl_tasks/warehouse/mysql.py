@@ -41,7 +41,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pymysql
 
@@ -51,6 +50,7 @@ from etl_tasks.warehouse.ddl import key_columns
 from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.peek import mysql_address
 from etl_tasks.warehouse.pipe_feed import PipeFeed
 from etl_tasks.warehouse.prefetch import Prefetch
 from etl_tasks.warehouse.render import MYSQL, render_batch
@@ -103,21 +103,17 @@ class MySQLWarehouse(SqlWarehouse):
         self.last_sort_strategy = ""  # how the last load ordered its rows (logs, tests)
 
     def _connect(self) -> Any:
-        parts = urlsplit(self.url)
-        database = unquote(parts.path.lstrip("/"))
-        if not database:
+        try:
+            address = mysql_address(self.url)
+        except LoadError:
             raise LoadError(
                 f"the warehouse URL {self.redacted_url} names no database: use "
                 "mysql://user:password@host:port/database. " + URL_HINT
-            )
+            ) from None
         settings = self.settings
         answer, stall = settings.answer_timeout_s, settings.stall_limit_s
         connection = pymysql.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
-            database=database,
+            **address,
             charset="utf8mb4",
             local_infile=True,
             autocommit=False,

@@ -38,16 +38,12 @@ from etl_tasks.warehouse.ddl import (
 from etl_tasks.warehouse.interface import LoadMarker, Warehouse
 from etl_tasks.warehouse.model import TableSpec
 from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
+from etl_tasks.warehouse.peek import URL_HINT as URL_HINT  # re-exported for the backends
 from etl_tasks.warehouse.scratch import load_scratch, remove_scratch
 from etl_tasks.warehouse.settings import WarehouseSettings
 from etl_tasks.warehouse.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
-
-URL_HINT = (
-    "Is the server running and the URL right? Check <PIPELINE>_WAREHOUSE_URL / WAREHOUSE_URL "
-    "in .env"
-)
 
 
 def utc_now() -> dt.datetime:

@@ -28,12 +28,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
+from etl_tasks.warehouse.peek import sqlite_path as sqlite_path  # re-exported
 from etl_tasks.warehouse.render import SQLITE, render_batch, sqlite_rows
-from etl_tasks.warehouse.sql_base import URL_HINT, SqlWarehouse
+from etl_tasks.warehouse.sql_base import SqlWarehouse
 
 TYPES = {
     "text": "TEXT",
@@ -49,17 +49,6 @@ LOCK_TIMEOUT_SECONDS = 30.0
 # Page cache of a connection (SQLite's default is 2 MiB): a load's B-trees (table, primary key,
 # indexes) stay in memory while rows are inserted, instead of being re-read page by page.
 CACHE_MIB = 32
-
-
-def sqlite_path(url: str) -> str:
-    """The database path of a ``sqlite:///`` URL (``:memory:`` kept as is)."""
-    prefix = "sqlite:///"
-    if not url.lower().startswith(prefix) or len(url) == len(prefix):
-        raise LoadError(
-            f"{url!r} is not a SQLite URL: use sqlite:///relative/path.db or "
-            f"sqlite:////absolute/path.db. {URL_HINT}"
-        )
-    return url[len(prefix) :]
 
 
 def timestamp_text(value: dt.datetime) -> str:

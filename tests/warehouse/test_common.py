@@ -385,6 +385,22 @@ def test_sorted_rows_strategies_yield_every_row_in_key_order(
         assert not spill.exists()
 
 
+def test_sorted_rows_merge_many_runs_in_groups_keeps_key_order(tmp_path: Path) -> None:
+    # 50 sorted runs (budget 1: every 20-row batch is a run) exceed one merger's fan-in: the runs
+    # are merged in groups, then the groups' outputs.
+    table = positions_table(1000)
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=128)
+    source = ParquetSource(tmp_path / "p.parquet", POSITIONS, DAY, batch_rows=20)
+    rows = SortedRows(source, POSITIONS.primary_key, budget_bytes=1, spill_root=tmp_path)
+    assert rows.strategy == "merge" and rows.run_count > 16
+    batches = list(rows.batches())
+    assert all(batch.num_rows <= 20 for batch in batches)
+    loaded = pa.Table.from_batches(batches)
+    keys = list(zip(loaded["fund"].to_pylist(), loaded["asset"].to_pylist(), strict=True))
+    assert keys == sorted(zip(table["fund"].to_pylist(), table["asset"].to_pylist(), strict=True))
+    assert sorted(loaded["qty"].to_pylist()) == list(range(1000))
+
+
 # ---- threads and pipes ---------------------------------------------------------------------
 
 

@@ -18,8 +18,9 @@ lock, and the next cron run exits 10. So every connection gets:
   sides, so an idle connection to a host that vanished is noticed within about
   ``idle + interval * count`` seconds (default 30 + 10 x 3).
 
-``sort_budget_mib`` (default 64) is the Arrow memory the key sort of every SQL load (PostgreSQL, MySQL, SQLite) may hold
-(:mod:`etl_tasks.warehouse.key_sort`); beyond it the sort spills sorted runs to disk and merges.
+``sort_budget_mib`` (default 64) is the Arrow memory the key sort of every SQL load (PostgreSQL,
+MySQL, SQLite) may hold (:mod:`etl_tasks.warehouse.key_sort`); beyond it the sort spills sorted
+runs to disk and merges.
 """
 
 from __future__ import annotations

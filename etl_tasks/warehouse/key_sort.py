@@ -21,13 +21,12 @@ An external merge sort whose memory is set by ``budget`` (bytes of Arrow data, t
    a time. Each step takes the smallest of the runs' last buffered keys as a bound; the rows at or
    below it, in every run's buffer, are a prefix of each (found by binary search), and together
    they are exactly the next rows of the output: they are ordered with :func:`key_order` and sent.
-   The run that set the bound is then used up, so each step consumes a batch. Memory: the last
-   run, one batch per run and one merged step — whatever the file's size; no per-row rank of the
-   whole file is ever held. Disk: one copy of the data. Each step searches every run, and a
-   step sends about one spilled batch, whose size shrinks as runs multiply: beyond 16 runs the
-   runs are merged in groups of about sqrt(runs) and then the groups' outputs (re-batched in
-   another quarter of the budget), so 10M stream rows (76 runs) merged in 43 s of CPU, where one
-   merger of all runs was still merging after 3 minutes.
+   Every run's buffer is then topped up to at least half a batch, so the bound lies that far
+   ahead in every run and a step sends about half a batch of each run (refilling only the run
+   whose buffer ran out made a step send one batch however many runs there were, each step
+   searching them all: 10M stream rows, 76 runs, took minutes of CPU to merge). Memory: the
+   last run, at most two batches per run and one merged step — whatever the file's size; no
+   per-row rank of the whole file is ever held. Disk: one copy of the data.
 
 Arrow orders strings by bytes, which is code point order — Python's order for ``str`` (the binary
 search compares key tuples in Python) and the order of ``utf8mb4_bin`` (up to its trailing-space
@@ -59,7 +58,6 @@ _COUNTING_SORT_SPREAD = 8  # direct addressing while the key range is at most 8 
 _MIN_RUN_BYTES = 1  # tests use a budget of 1 byte: every batch is a run
 _MIN_SPILL_BATCH_ROWS = 256
 _READ_AHEAD = 4  # batches decoded ahead of the run being sorted
-_MERGE_FAN_IN = 16  # runs one merger takes; more are merged in groups, then the groups' outputs
 
 
 def dense_ranks(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
@@ -170,7 +168,6 @@ class SortedRows:
         self.run_count = 0  # sorted runs written to disk
         self._runs: list[Path] = []
         self._last: tuple[pa.Table, np.ndarray] | None = None  # the run kept in memory
-        self._row_bytes = 1.0  # Arrow bytes per row of the spilled runs (sizes merge batches)
         if not self.keys or self._presorted():
             self.strategy = "presorted"
             return
@@ -232,7 +229,6 @@ class SortedRows:
         """Rows per batch of a spilled run, so that one batch of every run (what the merge
         buffers) takes about a quarter of the budget, however many runs the file needs."""
         row_bytes = max(table.nbytes / max(table.num_rows, 1), 1.0)
-        self._row_bytes = row_bytes
         expected_runs = max(math.ceil(row_bytes * self.source.num_rows / self.run_bytes), 2)
         rows = int(self.run_bytes / 2 / expected_runs / row_bytes)
         return max(_MIN_SPILL_BATCH_ROWS, min(rows, self.batch_rows))
@@ -276,44 +272,15 @@ class SortedRows:
         self._last = None
         sources: list[Iterator[pa.RecordBatch]] = [self._run_batches(path) for path in self._runs]
         sources.append(_take_batches(table, order, self.batch_rows))
-        if len(sources) > _MERGE_FAN_IN:
-            # A merge step sends about one spilled batch, and costs a binary search in every run:
-            # with R runs, R searches per batch. Merging groups of ~sqrt(R) runs, then the groups'
-            # outputs (re-batched to larger batches in the other quarter of the budget), costs
-            # about 2*sqrt(R) per batch (10M stream rows, 84 runs: 13x fewer searches).
-            size = math.ceil(math.sqrt(len(sources)))
-            groups = [sources[start : start + size] for start in range(0, len(sources), size)]
-            rows = self._group_batch_rows(len(groups))
-            sources = [self._rebatched(self._merge(group), rows) for group in groups]
         yield from self._merge(sources)
-
-    def _group_batch_rows(self, groups: int) -> int:
-        """Rows per batch of a group's merged output: the batches the last merge buffers, one per
-        group (two while one is being filled), take about a quarter of the budget."""
-        rows = int(self.run_bytes / 2 / (2 * groups) / self._row_bytes)
-        return max(_MIN_SPILL_BATCH_ROWS, min(rows, self.batch_rows))
-
-    @staticmethod
-    def _rebatched(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-        """``batches`` regrouped into contiguous batches of at most ``rows`` (order kept)."""
-        pending: list[pa.RecordBatch] = []
-        count = 0
-        for batch in batches:
-            pending.append(batch)
-            count += batch.num_rows
-            if count >= rows:
-                yield from pa.Table.from_batches(pending).combine_chunks().to_batches(rows)
-                pending, count = [], 0
-        if pending:
-            yield from pa.Table.from_batches(pending).combine_chunks().to_batches(rows)
 
     def _merge(self, sources: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
         """The key-ordered merge of ``sources``, each a stream of key-ordered batches."""
-        heads: list[list[Any]] = []  # [run iterator, its buffered batch (rows not yet sent)]
+        heads: list[list[Any]] = []  # [run, its buffered rows not yet sent, its last batch's rows]
         for run in sources:
-            self._refill(heads, run, None)
+            self._top_up(heads, run, None, 0)
         while len(heads) > 1:
-            bound = min(_key_at(buffer, self.keys, buffer.num_rows - 1) for _, buffer in heads)
+            bound = min(_key_at(buffer, self.keys, buffer.num_rows - 1) for _, buffer, _ in heads)
             parts = []
             for head in heads:
                 count = _rows_up_to(head[1], self.keys, bound)
@@ -323,20 +290,35 @@ class SortedRows:
             step = pa.Table.from_batches(parts).combine_chunks()
             yield from _take_batches(step, key_order(step.select(self.keys)), self.batch_rows)
             current, heads = heads, []
-            for run, buffer in current:
-                self._refill(heads, run, buffer)
-        for run, buffer in heads:  # one run left: the rest of it is in order
-            yield buffer
+            for run, buffer, size in current:
+                self._top_up(heads, run, buffer, size)
+        for run, buffer, _ in heads:  # one run left: the rest of it is in order
+            for start in range(0, buffer.num_rows, self.batch_rows):
+                yield buffer.slice(start, self.batch_rows)
             yield from run
 
     @staticmethod
-    def _refill(heads: list[list[Any]], run: Iterator[pa.RecordBatch], buffer: Any) -> None:
-        """Keep ``run`` among ``heads`` with a non-empty buffer, unless it is used up."""
-        while buffer is None or buffer.num_rows == 0:
-            buffer = next(run, None)
-            if buffer is None:
-                return
-        heads.append([run, buffer])
+    def _top_up(
+        heads: list[list[Any]], run: Iterator[pa.RecordBatch], buffer: Any, size: int
+    ) -> None:
+        """Keep ``run`` among ``heads`` with at least half a batch buffered, unless it is used up.
+
+        Why not refill only an empty buffer: a step sends the rows up to the smallest last key
+        buffered, so it would send about one batch while searching every run (10M stream rows,
+        76 runs: 43 s of CPU even merged in groups). With every buffer kept at half a batch or
+        more, the bound lies that far ahead in every run and a step sends about a batch of each."""
+        while buffer is None or buffer.num_rows * 2 < max(size, 1):
+            batch = next(run, None)
+            if batch is None:
+                break
+            size = batch.num_rows
+            buffer = (
+                batch
+                if buffer is None or not buffer.num_rows
+                else pa.concat_batches([buffer, batch])
+            )
+        if buffer is not None and buffer.num_rows:
+            heads.append([run, buffer, size])
 
     def close(self) -> None:
         """Free the in-memory run and delete the spill files (idempotent)."""

@@ -388,9 +388,9 @@ def test_sorted_rows_strategies_yield_every_row_in_key_order(
         assert not spill.exists()
 
 
-def test_sorted_rows_merge_many_runs_in_groups_keeps_key_order(tmp_path: Path) -> None:
-    # 50 sorted runs (budget 1: every 20-row batch is a run) exceed one merger's fan-in: the runs
-    # are merged in groups, then the groups' outputs.
+def test_sorted_rows_merge_of_many_runs_keeps_key_order(tmp_path: Path) -> None:
+    # 50 sorted runs (budget 1: every 20-row batch is a run): buffers are topped up and merged
+    # in steps that take rows from many runs at once.
     table = positions_table(1000)
     pq.write_table(table, tmp_path / "p.parquet", row_group_size=128)
     source = ParquetSource(tmp_path / "p.parquet", POSITIONS, DAY, batch_rows=20)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 # JSON forbids raw control characters inside strings (RFC 8259 §7); these have short escapes.
 _SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CONTROL_CHARACTERS = r"[\x00-\x1f]"
+_DISTINCT_MIN_VALUES = 1024  # below this, hashing the values to find repeats is not worth it
 
 
 def decode_dictionary(array: pa.Array) -> pa.Array:
@@ -36,6 +37,17 @@ def json_string_literal(values: pa.Array) -> pa.Array:
     values = decode_dictionary(values)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = values.cast(pa.string())
+    if len(values) >= _DISTINCT_MIN_VALUES:
+        # Repeated values (tags, names, codes): escape each distinct value once and repeat the
+        # literals by index; hashing costs a tenth of the regex scans and replaces it spares.
+        encoded = pc.dictionary_encode(values)
+        if len(encoded.dictionary) * 2 <= len(values):
+            return _quoted(encoded.dictionary).take(encoded.indices)
+    return _quoted(values)
+
+
+def _quoted(values: pa.Array) -> pa.Array:
+    """:func:`json_string_literal` of a plain string array."""
     # Escaping is skipped when no value needs it, the common case for tags and names.
     if pc.any(pc.match_substring_regex(values, r'["\\]')).as_py():
         values = pc.replace_substring(values, "\\", "\\\\")
@@ -104,6 +116,8 @@ def json_text(values: pa.Array) -> pa.Array:
         body = pc.binary_join_element_wise(*fields, ",") if fields else pa.repeat("", len(values))
         text = pc.binary_join_element_wise("{", body, "}", "")
         return pc.if_else(values.is_valid(), text, pa.scalar(None, pa.string()))
+    if not values.null_count:
+        return _json_scalars(values)
     return pc.if_else(values.is_valid(), _json_scalars(values), pa.scalar(None, pa.string()))
 
 

@@ -1,8 +1,10 @@
-"""A Parquet file's rows in primary-key order, in bounded memory at any size (the MySQL load path).
+"""A Parquet file's rows in primary-key order, in bounded memory at any size (every SQL load path).
 
 InnoDB stores a table as a B-tree clustered on its primary key. ``LOAD DATA`` of rows in key order
 appends to the last page; rows in API order (random keys) split pages all over a tree larger than
-the buffer pool, which measured 8.4x slower (DESIGN.md §5). So the MySQL loader sorts first.
+the buffer pool, which measured 8.4x slower (DESIGN.md §5). So the MySQL loader sorts first. The
+PostgreSQL primary-key index is a B-tree too: a binary COPY of 1M stream rows in key order cost
+the server half the time it took in API order, so that loader sorts as well, and so does SQLite's.
 
 An external merge sort whose memory is set by ``budget`` (bytes of Arrow data, the setting
 ``[warehouse] sort_budget_mib``; default measured by ``benchmarks/load_benchmark.py``):
@@ -19,9 +21,12 @@ An external merge sort whose memory is set by ``budget`` (bytes of Arrow data, t
    a time. Each step takes the smallest of the runs' last buffered keys as a bound; the rows at or
    below it, in every run's buffer, are a prefix of each (found by binary search), and together
    they are exactly the next rows of the output: they are ordered with :func:`key_order` and sent.
-   The run that set the bound is then used up, so each step consumes a batch. Memory: the last
-   run, one batch per run and one merged step — whatever the file's size; no per-row rank of the
-   whole file is ever held. Disk: one copy of the data.
+   Every run's buffer is then topped up to at least half a batch, so the bound lies that far
+   ahead in every run and a step sends about half a batch of each run (refilling only the run
+   whose buffer ran out made a step send one batch however many runs there were, each step
+   searching them all: 10M stream rows, 76 runs, took minutes of CPU to merge). Memory: the
+   last run, at most two batches per run and one merged step — whatever the file's size; no
+   per-row rank of the whole file is ever held. Disk: one copy of the data.
 
 Arrow orders strings by bytes, which is code point order — Python's order for ``str`` (the binary
 search compares key tuples in Python) and the order of ``utf8mb4_bin`` (up to its trailing-space
@@ -267,11 +272,15 @@ class SortedRows:
         self._last = None
         sources: list[Iterator[pa.RecordBatch]] = [self._run_batches(path) for path in self._runs]
         sources.append(_take_batches(table, order, self.batch_rows))
-        heads: list[list[Any]] = []  # [run iterator, its buffered batch (rows not yet sent)]
+        yield from self._merge(sources)
+
+    def _merge(self, sources: list[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        """The key-ordered merge of ``sources``, each a stream of key-ordered batches."""
+        heads: list[list[Any]] = []  # [run, its buffered rows not yet sent, its last batch's rows]
         for run in sources:
-            self._refill(heads, run, None)
+            self._top_up(heads, run, None, 0)
         while len(heads) > 1:
-            bound = min(_key_at(buffer, self.keys, buffer.num_rows - 1) for _, buffer in heads)
+            bound = min(_key_at(buffer, self.keys, buffer.num_rows - 1) for _, buffer, _ in heads)
             parts = []
             for head in heads:
                 count = _rows_up_to(head[1], self.keys, bound)
@@ -281,20 +290,35 @@ class SortedRows:
             step = pa.Table.from_batches(parts).combine_chunks()
             yield from _take_batches(step, key_order(step.select(self.keys)), self.batch_rows)
             current, heads = heads, []
-            for run, buffer in current:
-                self._refill(heads, run, buffer)
-        for run, buffer in heads:  # one run left: the rest of it is in order
-            yield buffer
+            for run, buffer, size in current:
+                self._top_up(heads, run, buffer, size)
+        for run, buffer, _ in heads:  # one run left: the rest of it is in order
+            for start in range(0, buffer.num_rows, self.batch_rows):
+                yield buffer.slice(start, self.batch_rows)
             yield from run
 
     @staticmethod
-    def _refill(heads: list[list[Any]], run: Iterator[pa.RecordBatch], buffer: Any) -> None:
-        """Keep ``run`` among ``heads`` with a non-empty buffer, unless it is used up."""
-        while buffer is None or buffer.num_rows == 0:
-            buffer = next(run, None)
-            if buffer is None:
-                return
-        heads.append([run, buffer])
+    def _top_up(
+        heads: list[list[Any]], run: Iterator[pa.RecordBatch], buffer: Any, size: int
+    ) -> None:
+        """Keep ``run`` among ``heads`` with at least half a batch buffered, unless it is used up.
+
+        Why not refill only an empty buffer: a step sends the rows up to the smallest last key
+        buffered, so it would send about one batch while searching every run (10M stream rows,
+        76 runs: 43 s of CPU even merged in groups). With every buffer kept at half a batch or
+        more, the bound lies that far ahead in every run and a step sends about a batch of each."""
+        while buffer is None or buffer.num_rows * 2 < max(size, 1):
+            batch = next(run, None)
+            if batch is None:
+                break
+            size = batch.num_rows
+            buffer = (
+                batch
+                if buffer is None or not buffer.num_rows
+                else pa.concat_batches([buffer, batch])
+            )
+        if buffer is not None and buffer.num_rows:
+            heads.append([run, buffer, size])
 
     def close(self) -> None:
         """Free the in-memory run and delete the spill files (idempotent)."""

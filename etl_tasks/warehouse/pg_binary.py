@@ -91,8 +91,11 @@ def _numbers(values: pa.Array, numpy_type: str) -> np.ndarray:
     return array.view(np.uint8).reshape(len(values), -1)
 
 
-def _variable_fields(payload: pa.Array, extra_prefix: bytes = b"") -> pa.Array:
-    """Fields of a variable-length type: length prefix, ``extra_prefix``, the value's bytes."""
+def _variable_fields(payload: pa.Array, extra_prefix: bytes = b"") -> list[pa.Array]:
+    """Fields of a variable-length type as two arrays for the row join: the length prefix with
+    ``extra_prefix`` (the NULL field where the value is null), and the value's bytes (null where
+    the value is null, which the row join skips). Joining the two only in the row join copies
+    each value once instead of twice."""
     payload = payload.cast(pa.large_binary())
     lengths = pc.binary_length(payload).fill_null(0).to_numpy(zero_copy_only=False)
     prefix_rows = np.empty((len(payload), 4 + len(extra_prefix)), dtype=np.uint8)
@@ -100,8 +103,7 @@ def _variable_fields(payload: pa.Array, extra_prefix: bytes = b"") -> pa.Array:
     prefix_rows[:, :4] = lengths.view(np.uint8).reshape(-1, 4)
     if extra_prefix:
         prefix_rows[:, 4:] = np.frombuffer(extra_prefix, dtype=np.uint8)
-    joined = pc.binary_join_element_wise(_binary_from_rows(prefix_rows), payload, _NO_SEPARATOR)
-    return _with_nulls(joined, _validity(payload))
+    return [_with_nulls(_binary_from_rows(prefix_rows), _validity(payload)), payload]
 
 
 def _divmod_limbs(limbs: list[np.ndarray], divisor: int) -> np.ndarray:
@@ -177,8 +179,9 @@ def _decimal_input(values: pa.Array, logical: str, column: str) -> pa.Array:
     return _as_type(values, pa.decimal128(max(precision, 38), scale), column, logical)
 
 
-def encode_column(values: pa.Array, logical: str, column: str = "") -> pa.Array:
-    """One column of a batch as binary COPY fields (length prefix included)."""
+def encode_column(values: pa.Array, logical: str, column: str = "") -> list[pa.Array]:
+    """One column of a batch as binary COPY fields (length prefix included), in one or more
+    arrays whose row-wise concatenation, nulls skipped, is the field."""
     values = decode_dictionary(values)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
@@ -193,32 +196,36 @@ def encode_column(values: pa.Array, logical: str, column: str = "") -> pa.Array:
         values = _as_type(values, arrow if logical != "boolean" else pa.bool_(), column, logical)
         if logical == "boolean":
             values = values.cast(pa.uint8())
-        return _fixed_fields(_numbers(values, numpy_type), _validity(values))
+        return [_fixed_fields(_numbers(values, numpy_type), _validity(values))]
     if logical == "date":
         if pa.types.is_timestamp(values.type):
             values = utc_microseconds(values).cast(pa.date32())
         values = _as_type(values, pa.date32(), column, logical)
         days = pc.subtract(values.cast(pa.int32()), _PG_EPOCH_DAYS)
-        return _fixed_fields(_numbers(days, ">i4"), _validity(values))
+        return [_fixed_fields(_numbers(days, ">i4"), _validity(values))]
     if logical == "timestamp":
         if not pa.types.is_timestamp(values.type):
             values = _as_type(values, pa.timestamp("us", tz="UTC"), column, logical)
         micros = pc.subtract(utc_microseconds(values).cast(pa.int64()), _PG_EPOCH_MICROSECONDS)
-        return _fixed_fields(_numbers(micros, ">i8"), _validity(values))
+        return [_fixed_fields(_numbers(micros, ">i8"), _validity(values))]
     if DECIMAL_TYPE.match(logical):
-        return _numeric_fields(_decimal_input(values, logical, column))
+        return [_numeric_fields(_decimal_input(values, logical, column))]
     raise LoadError(f"column {column}: no binary COPY encoding for logical type {logical!r}")
 
 
 def encode_batch(batch: pa.RecordBatch, table: TableSpec) -> pa.Buffer:
     """The binary COPY rows of ``batch`` (columns in ``table`` order), header excluded."""
-    fields = [
-        encode_column(batch.column(index), column.type, column.name)
+    parts = [
+        part
         for index, column in enumerate(table.columns)
+        for part in encode_column(batch.column(index), column.type, column.name)
     ]
-    field_count = np.frombuffer(np.array([len(fields)], dtype=">i2").tobytes(), dtype=np.uint8)
+    field_count = np.frombuffer(
+        np.array([len(table.columns)], dtype=">i2").tobytes(), dtype=np.uint8
+    )
     starts = _binary_from_rows(np.tile(field_count, (batch.num_rows, 1)))
-    rows = pc.binary_join_element_wise(starts, *fields, _NO_SEPARATOR)
+    # "skip": a NULL value's bytes are left out (its prefix part already is the NULL field).
+    rows = pc.binary_join_element_wise(starts, *parts, _NO_SEPARATOR, null_handling="skip")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
     start, end = offsets[rows.offset], offsets[rows.offset + len(rows)]
     return rows.buffers()[2][int(start) : int(end)]

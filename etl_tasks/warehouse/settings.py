@@ -18,8 +18,9 @@ lock, and the next cron run exits 10. So every connection gets:
   sides, so an idle connection to a host that vanished is noticed within about
   ``idle + interval * count`` seconds (default 30 + 10 x 3).
 
-``sort_budget_mib`` (default 64) is the Arrow memory the MySQL and SQLite key sort may hold
-(:mod:`etl_tasks.warehouse.key_sort`); beyond it the sort spills sorted runs to disk and merges.
+``sort_budget_mib`` (default 64) is the Arrow memory the key sort of every SQL load (PostgreSQL,
+MySQL, SQLite) may hold (:mod:`etl_tasks.warehouse.key_sort`); beyond it the sort spills sorted
+runs to disk and merges.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class warehouse(luigi.Config):
     keepalive_interval_s = luigi.IntParameter(default=10, description="TCP keepalive interval")
     keepalive_count = luigi.IntParameter(default=3, description="unanswered keepalives = dead")
     sort_budget_mib = luigi.IntParameter(
-        default=64, description="Arrow memory of the MySQL/SQLite key sort before it spills"
+        default=64, description="Arrow memory of the loads' key sort before it spills"
     )
 
 

@@ -11,12 +11,15 @@ Two kinds of limits, switched by the caller:
 
 * :meth:`streaming`: rows are being sent; every accepted chunk calls :meth:`progress`, and
   ``stall_s`` without one fires;
-* :meth:`waiting`: a statement's answer is awaited; ``answer_s`` in total fires.
+* :meth:`waiting`: a statement's answer is awaited; ``answer_s`` in total fires;
+* :meth:`idle`: the client is busy (e.g. sorting the rows to send) and the connection waits for
+  it: no limit until the next switch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import threading
@@ -52,6 +55,10 @@ class Watchdog(Closing):
     def waiting(self) -> None:
         """From now on, a statement's answer is awaited (limit ``answer_s``)."""
         self._kind, self._limit, self._since = "answer", self.answer_s, time.monotonic()
+
+    def idle(self) -> None:
+        """From now on, the connection waits for the client: no limit."""
+        self._kind, self._limit, self._since = "idle", math.inf, time.monotonic()
 
     def streaming(self) -> None:
         """From now on, rows are sent (limit ``stall_s`` between two :meth:`progress` calls)."""

@@ -12,7 +12,9 @@ import json
 import math
 import os
 import random
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +38,7 @@ from etl_tasks.warehouse.postgres import PostgresWarehouse
 from etl_tasks.warehouse.prefetch import Prefetch
 from etl_tasks.warehouse.render import MYSQL, POSTGRES, SQLITE, render_batch
 from etl_tasks.warehouse.sqlite import SQLiteWarehouse
+from etl_tasks.warehouse.watchdog import Watchdog
 
 DAY = dt.date(2025, 4, 10)
 UTC = dt.timezone.utc
@@ -383,6 +386,39 @@ def test_sorted_rows_strategies_yield_every_row_in_key_order(
     if strategy == "merge":  # sorted runs were spilled under the scratch root, then removed
         assert rows.run_count >= 2 and spill is not None and spill.parent == tmp_path / "scratch"
         assert not spill.exists()
+
+
+def test_sorted_rows_merge_of_many_runs_keeps_key_order(tmp_path: Path) -> None:
+    # 50 sorted runs (budget 1: every 20-row batch is a run): buffers are topped up and merged
+    # in steps that take rows from many runs at once.
+    table = positions_table(1000)
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=128)
+    source = ParquetSource(tmp_path / "p.parquet", POSITIONS, DAY, batch_rows=20)
+    rows = SortedRows(source, POSITIONS.primary_key, budget_bytes=1, spill_root=tmp_path)
+    assert rows.strategy == "merge" and rows.run_count > 16
+    batches = list(rows.batches())
+    assert all(batch.num_rows <= 20 for batch in batches)
+    loaded = pa.Table.from_batches(batches)
+    keys = list(zip(loaded["fund"].to_pylist(), loaded["asset"].to_pylist(), strict=True))
+    assert keys == sorted(zip(table["fund"].to_pylist(), table["asset"].to_pylist(), strict=True))
+    assert sorted(loaded["qty"].to_pylist()) == list(range(1000))
+
+
+def test_watchdog_sets_no_limit_while_idle_and_cuts_an_answer_that_never_comes() -> None:
+    # The PostgreSQL load sorts its rows (client work) before COPY: no limit may fire then.
+    ours, theirs = socket.socketpair()
+    try:
+        with Watchdog(ours.fileno(), answer_s=0.1, stall_s=0.1, what="the test server") as guard:
+            guard.idle()
+            time.sleep(0.6)
+            assert guard.reason is None
+            guard.waiting()
+            ours.settimeout(5)
+            assert ours.recv(1) == b""  # shut down under the blocked read
+            assert guard.reason is not None and "did not answer within 0.1 s" in guard.reason
+    finally:
+        ours.close()
+        theirs.close()
 
 
 # ---- threads and pipes ---------------------------------------------------------------------

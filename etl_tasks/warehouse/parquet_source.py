@@ -36,8 +36,10 @@ def use_lean_memory_pool() -> None:
 
     A load allocates and frees batch-sized buffers all the time; the default mimalloc pool keeps
     freed memory resident: the PostgreSQL load of 1M stream rows (key sort included) peaked at
-    363 MiB with mimalloc and 290 MiB with jemalloc, at the same speed. Buffers remember the pool
-    that allocated them, so switching while others are alive is safe."""
+    363 MiB with mimalloc and 290 MiB with jemalloc, at the same speed, and a 1M-row position
+    load into MariaDB 353 against 263 MiB (mimalloc keeps the pages the reading, sorting and
+    rendering threads freed in per-thread heaps). Buffers remember the pool that allocated them,
+    so switching while others are alive is safe."""
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
     try:
@@ -93,22 +95,57 @@ class ParquetSource:
         self.num_rows: int = self.file.metadata.num_rows
         self.rows_read = 0
         self.scratch_directory: Path | None = None  # temporary files of this load (scratch.py)
+        self._dictionary_files: dict[tuple[str, ...], pq.ParquetFile] = {}
 
     def close(self) -> None:
         """Close the Parquet file (idempotent)."""
         self.file.close()
+        for handle in self._dictionary_files.values():
+            handle.close()
+        self._dictionary_files.clear()
+
+    def repetitive_text(self, sample_rows: int = 16_384) -> list[str]:
+        """The table's string columns whose first ``sample_rows`` values repeat (at most one
+        distinct value in four): read as dictionaries, they decode in about half the time and take
+        a third less memory, and sorting or taking them moves 4-byte indices, not strings."""
+        names = [
+            column.name
+            for column in self.table.columns
+            if pa.types.is_string(self.file.schema_arrow.field(column.name).type)
+        ]
+        if not names or not self.num_rows:
+            return []
+        sample = next(self.file.iter_batches(batch_size=sample_rows, columns=names), None)
+        if sample is None or not sample.num_rows:
+            return []
+        limit = max(sample.num_rows // 4, 1)
+        return [name for name in names if pc.count_distinct(sample.column(name)).as_py() <= limit]
+
+    def _reader(self, dictionary: Sequence[str]) -> pq.ParquetFile:
+        if not dictionary:
+            return self.file
+        key = tuple(dictionary)
+        if key not in self._dictionary_files:
+            self._dictionary_files[key] = pq.ParquetFile(
+                self.path, pre_buffer=False, read_dictionary=list(key)
+            )
+        return self._dictionary_files[key]
 
     def batches(
-        self, columns: Sequence[str] | None = None, threads: bool = False
+        self,
+        columns: Sequence[str] | None = None,
+        threads: bool = False,
+        dictionary: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns`` (default: the table's), in that order, checked.
 
         ``threads``: decode a row group's columns on Arrow's thread pool. Off by default: while
         the database ingests on the other core, parallel decoding buys nothing and holds more
-        column chunks at once (measured 171 vs 209 MiB peak reading 1M stream rows)."""
+        column chunks at once (measured 171 vs 209 MiB peak reading 1M stream rows).
+        ``dictionary``: string columns to read dictionary-encoded (see :meth:`repetitive_text`)."""
         names = list(columns or self.table.column_names)
         self.rows_read = 0
-        batches = self.file.iter_batches(
+        batches = self._reader(dictionary).iter_batches(
             batch_size=self.batch_rows, columns=names, use_threads=threads
         )
         for batch in batches:

@@ -52,6 +52,14 @@ def _is_text(kind: pa.DataType) -> bool:
 
 def render_column(values: pa.Array, logical: str, rendering: Rendering) -> pa.Array:
     """One column in the form ``rendering`` loads exactly."""
+    if (
+        logical == "text"
+        and pa.types.is_dictionary(values.type)
+        and _is_text(values.type.value_type)
+    ):
+        # The key sort reads repetitive text dictionary-encoded; the CSV writer and to_pylist
+        # print its values exactly as the plain strings (no decoded copy needed).
+        return values
     values = decode_dictionary(values)
     kind = values.type
     if logical == "json":

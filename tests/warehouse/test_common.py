@@ -330,6 +330,29 @@ def test_key_order_matches_python_sorting_on_every_path() -> None:
         assert key_order(keys).tolist() == expected
 
 
+def test_key_order_of_dictionary_columns_is_the_order_of_their_values() -> None:
+    # A dictionary with repeated and unused entries (as after concatenating batches) ranks each
+    # row by its value: ties stay ties, gaps change nothing.
+    dictionary = pa.array(["b", "a", "ção", "b", "unused", "", "a "])
+    rng = random.Random(9)
+    indices = pa.array([rng.choice([0, 1, 2, 3, 5, 6]) for _ in range(400)], pa.int32())
+    words = pa.DictionaryArray.from_arrays(indices, dictionary)
+    numbers = pa.array([rng.randint(0, 5) for _ in range(400)])
+    encoded = pa.table({"w": words, "n": numbers})
+    plain = pa.table({"w": words.dictionary_decode(), "n": numbers})
+    assert key_order(encoded).tolist() == key_order(plain).tolist()
+
+
+def test_repetitive_text_is_read_dictionary_encoded(tmp_path: Path) -> None:
+    pq.write_table(positions_table(1000), tmp_path / "p.parquet", row_group_size=128)
+    source = ParquetSource(tmp_path / "p.parquet", POSITIONS, DAY, batch_rows=100)
+    assert source.repetitive_text() == ["fund"]  # 7 funds; every asset is distinct
+    batch = next(source.batches(dictionary=["fund"]))
+    assert pa.types.is_dictionary(batch.schema.field("fund").type)
+    assert pa.types.is_string(batch.schema.field("asset").type)
+    source.close()
+
+
 def positions_table(rows: int, seed: int = 3) -> pa.Table:
     rng = np.random.default_rng(seed)
     order = rng.permutation(rows)

@@ -41,8 +41,21 @@ def with_database(url: str, database: str) -> str:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
+    yield from _pg_database(f"etl_test_{RUN_ID}")
+
+
+_OWN_DATABASES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def own_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test alone: for tests that count every row of a table, which
+    another test of the same process may have loaded into the run's shared ``pg_url``."""
+    yield from _pg_database(f"etl_test_{RUN_ID}_{next(_OWN_DATABASES)}")
+
+
+def _pg_database(name: str) -> Iterator[str]:
     psycopg2 = pytest.importorskip("psycopg2")
-    name = f"etl_test_{RUN_ID}"
     try:
         admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
     except Exception as error:

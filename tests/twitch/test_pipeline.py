@@ -111,7 +111,11 @@ def test_run_all_into_sqlite_then_rerun_does_nothing(sandbox, workdir) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_fault_rerun_marker_and_escaping(sandbox, workdir, pg_url, monkeypatch) -> None:
+def test_postgres_fault_rerun_marker_and_escaping(
+    sandbox, workdir, own_pg_url, monkeypatch
+) -> None:
+    # Its own database: it counts every row of the tables (test_partition_run loads them too).
+    pg_url = own_pg_url
     monkeypatch.setenv("TWITCH_WAREHOUSE_URL", pg_url)
     config = luigi.configuration.get_config()
     config.set("pipelines", "btg", "false")

@@ -254,7 +254,7 @@ class _OAuthSchemeAuth:
 
 
 class TwitchClient(Closing):
-    """Helix endpoints the pipeline needs (A5), over one HTTP session with shared pacing."""
+    """Helix endpoints the pipeline needs (A5), over one pooled HTTP client with shared pacing."""
 
     def __init__(
         self,
@@ -372,7 +372,7 @@ class TwitchClient(Closing):
         return sum(c for p, c in self.http.requests_by_path.items() if p.startswith(base + "/"))
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the pooled HTTP connections."""
         self.http.close()
 
     # --- endpoints -------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import requests
-
 from etl_tasks.btg import jsontext
 from etl_tasks.core.http import HttpClient
+from etl_tasks.core.http_response import HttpResponse
 from etl_tasks.core.redact import redact
 from etl_tasks.core.token_cache import CachedToken, CachedTokenAuth
 from etl_tasks.errors import AuthError, FatalExtractError
@@ -60,8 +59,8 @@ class BtgTokenAuth(CachedTokenAuth):
         """The raw token in BTG's custom header (not ``Authorization: Bearer``)."""
         return {TOKEN_HEADER: self.token()}
 
-    def sent_token(self, response: requests.Response) -> str:
-        return response.request.headers.get(TOKEN_HEADER) or ""
+    def sent_token(self, response: HttpResponse) -> str:
+        return response.request_headers.get(TOKEN_HEADER) or ""
 
     def fetch(self) -> tuple[str, float]:
         form = {
@@ -97,7 +96,7 @@ class BtgTokenAuth(CachedTokenAuth):
         logger.info("obtained a BTG access token (valid %d s)", int(seconds))
         return token, seconds
 
-    def _error_code(self, response: requests.Response) -> str:
+    def _error_code(self, response: HttpResponse) -> str:
         """The OAuth ``error`` (``invalid_client``...) of a token error body, redacted, short."""
         try:
             body = jsontext.loads(response.content)

@@ -129,7 +129,7 @@ class BtgStats(Counters):
 
 
 class BtgClient(Closing):
-    """The report endpoints of the funds API (B3-B5) over one HTTP session."""
+    """The report endpoints of the funds API (B3-B5) over one pooled HTTP client."""
 
     def __init__(
         self,
@@ -192,7 +192,7 @@ class BtgClient(Closing):
         return self.auth.token()
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the pooled HTTP connections."""
         self.http.close()
 
     # --- step 1: the ticket ----------------------------------------------------------------------

@@ -18,8 +18,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import requests
-
+from etl_tasks.core.http_response import HttpResponse
 from etl_tasks.core.redact import redact
 from etl_tasks.errors import FatalExtractError
 
@@ -62,7 +61,7 @@ def excerpt(content: bytes, limit: int = 200) -> str:
     return repr(redact(text))
 
 
-def response_json(response: requests.Response, where: str) -> Any:
+def response_json(response: HttpResponse, where: str) -> Any:
     """The exact JSON body of ``response``; FatalExtractError naming ``where`` if not JSON."""
     try:
         return loads(response.content)

@@ -1,7 +1,9 @@
 """HTTP plumbing shared by the API clients: timeouts, retries with backoff, pacing, counters.
 
-:class:`HttpClient` wraps one ``requests.Session``. Every call carries a timeout. Failures split in
-two, as in the Singer SDK:
+:class:`HttpClient` sends through one urllib3 ``PoolManager``: a requests Session's
+Request/PreparedRequest building, header dicts, hooks, cookies and adapter were about a quarter
+of a Get Users call's client CPU (``benchmarks/http_client.py``), and an unthrottled day is
+CPU-bound. Every call carries a timeout. Failures split in two, as in the Singer SDK:
 
 * retriable — HTTP 429/5xx (``RetryPolicy.retry_statuses``), connection errors and timeouts: retried
   with exponential backoff and full jitter, or after the wait the server asked for (``Retry-After``
@@ -20,9 +22,12 @@ the whole answer (headers and body), so a server that trickles a byte every few 
 per-read timeout ever catches, still ends the attempt (a retriable failure) within about
 ``deadline_s + read timeout``.
 
-Threads: one client may be used from a thread pool; each thread gets its own ``requests.Session``
-(sessions are not thread-safe), and proxy settings are read from the environment once per host
-instead of on every call.
+Threads: one client may be used from a thread pool; its threads share the pool manager (urllib3
+pools are thread-safe), which keeps ``pool_size`` connections per host for reuse. Proxy settings
+are read from the environment (``*_proxy``, ``no_proxy``) once per host, and a proxied host goes
+through a ``ProxyManager``; certificates come from ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` or
+certifi, as with requests. Callers get an :class:`~etl_tasks.core.http_response.HttpResponse`
+(status, reason, case-insensitive headers, body).
 
 This module knows no pipeline: settings arrive as a :class:`RetryPolicy`.
 """
@@ -40,13 +45,15 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import quote_plus, unquote, urlsplit
 
+import certifi
 import requests
 import urllib3
 
 from etl_tasks.core.closing import Closing
 from etl_tasks.core.counters import Counters
+from etl_tasks.core.http_response import HttpResponse
 from etl_tasks.core.pagination import CursorPaginator, Page, check_envelope
 from etl_tasks.core.ratelimit import RateLimitPacer, server_time
 from etl_tasks.core.redact import redact
@@ -56,6 +63,7 @@ __all__ = [
     "Authenticator",
     "CursorPaginator",
     "HttpClient",
+    "HttpResponse",
     "HttpStats",
     "Page",
     "RateLimitPacer",
@@ -82,23 +90,33 @@ def encode_query(params: Params) -> str:
     pairs = params.items() if isinstance(params, Mapping) else params
     parts: list[str] = []
     for key, value in pairs:
-        values = value if isinstance(value, (list, tuple)) else [value]
         name = _quote(key)
-        parts.extend(f"{name}={_quote(item)}" for item in values if item is not None)
+        if isinstance(value, (list, tuple)):
+            parts.extend(f"{name}={_quote(item)}" for item in value if item is not None)
+        elif value is not None:
+            parts.append(f"{name}={_quote(value)}")
     return "&".join(parts)
 
 
 def _quote(value: Any) -> str:
     if isinstance(value, bytes):
         return quote_plus(value)
-    text = str(value)
+    text = value if isinstance(value, str) else str(value)
+    # Letters and digits first, two C calls (ids, logins): the regex costs more than that.
+    if text.isalnum() and text.isascii():
+        return text
     return text if _NO_QUOTING_NEEDED.fullmatch(text) else quote_plus(text)
 
-# Exceptions that mean "no (complete) HTTP response": worth another attempt.
-RETRIABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
+
+DEFAULT_POOL_SIZE = 10  # connections kept per host: urllib3's default
+# What requests sent on every call; gzip/deflate bodies are decoded as they are read.
+DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+_DEFAULT_NAMES = {name.lower(): name for name in (*DEFAULT_HEADERS, "User-Agent")}
+# urllib3 retries nothing itself (our loop classifies and backs off) but follows redirects, as
+# requests did: connect/read errors are raised as they are, any other one as MaxRetryError.
+NO_RETRIES = urllib3.Retry(
+    total=None, connect=False, read=False, other=0, status=0, redirect=30,
+    raise_on_redirect=False,
 )
 BODY_EXCERPT_CHARS = 200
 
@@ -192,7 +210,7 @@ class Authenticator(Protocol):
         """Headers to add to the next attempt (may fetch or renew a token first)."""
         ...
 
-    def refresh(self, response: requests.Response) -> None:
+    def refresh(self, response: HttpResponse) -> None:
         """Renew credentials after ``response`` came back 401; raise AuthError if impossible."""
         ...
 
@@ -217,7 +235,7 @@ def parse_retry_after(value: str | None, server_now: float) -> float | None:
     return max(0.0, when.timestamp() - server_now)
 
 
-def decode_json(response: requests.Response, where: str) -> Any:
+def decode_json(response: HttpResponse, where: str) -> Any:
     """The JSON body of a response, or FatalExtractError naming the endpoint."""
     try:
         return response.json()
@@ -255,60 +273,94 @@ def require_http_url(key: str, value: str) -> str:
     return value.rstrip("/")
 
 
+def check_url(where: str, url: str) -> None:
+    """ConfigError unless ``url`` is an absolute http(s) URL with a host (the kinds named as
+    requests named them, so the messages stay the same)."""
+    try:
+        parsed = urllib3.util.parse_url(url)
+    except urllib3.exceptions.LocationParseError as error:
+        raise unusable_url(where, "InvalidURL") from error
+    if not parsed.scheme:
+        raise unusable_url(where, "MissingSchema")
+    if parsed.scheme not in ("http", "https"):
+        raise unusable_url(where, "InvalidSchema")
+    if not parsed.host:
+        raise unusable_url(where, "InvalidURL")
+
+
+def unusable_url(where: str, kind: str) -> ConfigError:
+    """The error for a URL no request can be made with (a bad ``*_BASE_URL``)."""
+    return ConfigError(
+        f"{where}: not a usable URL ({kind}). Check the base URL settings in .env (each "
+        "*_BASE_URL must start with http:// or https://)."
+    )
+
+
+def ca_settings() -> dict[str, str]:
+    """Where the CA certificates come from: ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (a file
+    or a directory), else certifi's bundle, as with requests."""
+    bundle = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    )
+    return {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
+
+
+def proxy_manager(proxy: str, pool_kw: Mapping[str, Any]) -> urllib3.ProxyManager:
+    """A manager that sends through ``proxy`` (a ``*_proxy`` value; credentials in it become
+    ``Proxy-Authorization``, as requests did)."""
+    proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")
+    credentials = urllib3.util.parse_url(proxy).auth
+    headers: dict[str, str] = {}
+    if credentials:
+        user, _, password = credentials.partition(":")
+        headers = urllib3.util.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
+    return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool_kw)
+
+
 class HttpClient(Closing):
-    """One ``requests.Session`` with timeouts, retries, pacing and counters.
+    """Timeouts, retries, pacing and counters over one urllib3 ``PoolManager``.
 
     ``sleep``, ``clock`` (wall time) and ``rng`` are injectable so tests can run backoff without
-    waiting; the HTTP itself is always real.
+    waiting; the HTTP itself is always real. ``pool_size`` is how many connections per host are
+    kept for reuse: the number of threads that use the client at once (fewer would make the
+    extra threads open and drop a connection per request).
     """
 
     def __init__(
         self,
         policy: RetryPolicy | None = None,
         *,
-        session: requests.Session | None = None,
         stats: HttpStats | None = None,
         secrets: Callable[[], Iterable[str]] | None = None,
         user_agent: str = "etl_tasks",
+        pool_size: int = DEFAULT_POOL_SIZE,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
-        self._given_session = session
-        if session is not None:
-            session.headers.setdefault("User-Agent", user_agent)
-        self._user_agent = user_agent
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
+        self._default_headers = {**DEFAULT_HEADERS, "User-Agent": user_agent}
+        connect, read = self.policy.timeout_s
+        self._pool_kw: dict[str, Any] = {
+            "maxsize": max(1, pool_size),
+            "block": False,  # never wait for a free connection: open one more
+            "timeout": urllib3.Timeout(connect=connect, read=read),
+            "retries": NO_RETRIES,
+            **ca_settings(),
+        }
+        self._direct = urllib3.PoolManager(**self._pool_kw)
+        self._proxy_managers: dict[str, urllib3.ProxyManager] = {}
+        # scheme://host -> the manager that reaches it (direct or through a proxy): the proxy
+        # environment is read once per host, not on every call.
+        self._routes: dict[str, urllib3.PoolManager] = {}
         self._proxies: dict[str, dict[str, str]] = {}
-        self._verify: str | bool = (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        )
+        self._lock = threading.Lock()
         self.requests_by_path: dict[str, int] = {}
         self.stats = stats if stats is not None else HttpStats()
         self._secrets = secrets
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
-
-    @property
-    def session(self) -> requests.Session:
-        """The calling thread's session (or the one given to the constructor, for every thread)."""
-        if self._given_session is not None:
-            return self._given_session
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = self._user_agent
-            # Proxies come from the environment once per host (proxies_for): with trust_env,
-            # requests re-reads the environment on every call.
-            session.trust_env = False
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
 
     def proxies_for(self, url: str) -> dict[str, str]:
         """Proxy settings of the environment for ``url``'s host (``*_proxy``, ``no_proxy``)."""
@@ -320,14 +372,34 @@ class HttpClient(Closing):
             self._proxies[key] = found
         return found
 
+    def _route(self, where: str, url: str, origin: str) -> urllib3.PoolManager:
+        """The manager for ``origin`` (``scheme://host``): a ProxyManager when the environment
+        names a proxy for it, else the direct one. ConfigError for a URL no transport serves."""
+        manager = self._routes.get(origin)
+        if manager is not None:
+            return manager
+        check_url(where, url)
+        proxy = requests.utils.select_proxy(url, self.proxies_for(url))
+        with self._lock:
+            if proxy:
+                manager = self._proxy_managers.get(proxy)
+                if manager is None:
+                    try:
+                        manager = proxy_manager(proxy, self._pool_kw)
+                    except urllib3.exceptions.LocationValueError as error:
+                        raise unusable_url(where, "InvalidURL") from error  # the proxy's URL
+                    self._proxy_managers[proxy] = manager
+            else:
+                manager = self._direct
+            self._routes[origin] = manager
+        return manager
+
     def close(self) -> None:
-        """Close the pooled connections of every thread's session."""
-        if self._given_session is not None:
-            self._given_session.close()
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+        """Close every pooled connection (direct and through proxies)."""
+        with self._lock:
+            managers = [self._direct, *self._proxy_managers.values()]
+        for manager in managers:
+            manager.clear()
 
     def get_json(
         self,
@@ -336,7 +408,7 @@ class HttpClient(Closing):
         params: Params | None = None,
         auth: Authenticator | None = None,
         pacer: RateLimitPacer | None = None,
-    ) -> tuple[Any, requests.Response]:
+    ) -> tuple[Any, HttpResponse]:
         """GET and decode JSON; returns ``(body, response)``."""
         response = self.request("GET", url, params=params, auth=auth, pacer=pacer)
         return decode_json(response, f"GET {describe_url(url)}"), response
@@ -352,7 +424,7 @@ class HttpClient(Closing):
         auth: Authenticator | None = None,
         pacer: RateLimitPacer | None = None,
         accept_statuses: Collection[int] = (),
-    ) -> requests.Response:
+    ) -> HttpResponse:
         """Send one logical request, retrying transient failures; return a 2xx/3xx response.
 
         A status in ``accept_statuses`` is returned instead of raised (e.g. a documented 404).
@@ -411,74 +483,107 @@ class HttpClient(Closing):
         params: Params | None,
         data: Mapping[str, str] | bytes | None,
         headers: Mapping[str, str],
-    ) -> requests.Response | str:
+    ) -> HttpResponse | str:
         """One attempt: the response (body read, counted), or why there was none (retriable)."""
         started = time.perf_counter()
-        self._count_path(url)
+        parts = urlsplit(url)
+        self._count_path(parts.path)
+        manager = self._route(where, url, f"{parts.scheme}://{parts.netloc}")
+        if params:
+            url = f"{url}{'&' if parts.query else '?'}{encode_query(params)}"
+        sent = self._headers(headers)
+        body: bytes | None
+        if isinstance(data, Mapping):
+            body = encode_query(data).encode("ascii")
+            if "content-type" not in {name.lower() for name in sent}:
+                sent["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            body = data
         try:
-            extra: dict[str, Any] = {}
-            if self._given_session is None:
-                extra = {"proxies": self.proxies_for(url), "verify": self._verify}
-            response = self.session.request(
-                method,
-                url,
-                params=encode_query(params) if params else None,
-                data=data,
-                headers=headers,
-                timeout=self.policy.timeout_s,
-                stream=True,
-                **extra,
+            raw = manager.urlopen(
+                method, url, body=body, headers=sent, preload_content=False, decode_content=True
             )
-            # Read the body inside the try: it can time out too, or trickle past the deadline.
-            size = self._read_body(response, started + self.policy.deadline_s)
+        except urllib3.exceptions.MaxRetryError as error:  # not a connect or read error
+            return self._failed(where, attempt, error.reason or error, reading=False)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            return self._failed(where, attempt, error, reading=False)
+        try:
+            # Read the body here too: it can time out, break, or trickle past the deadline.
+            content = self._read_body(raw, started + self.policy.deadline_s)
         except ResponseDeadlineError as error:
-            self.stats.add(requests=1, errors=1)
-            logger.debug("%s -> %s (attempt %d)", where, error, attempt)
-            return str(error)
-        except requests.exceptions.SSLError as error:
-            self.stats.add(requests=1, errors=1)
-            # A certificate problem does not heal by retrying.
-            raise FatalExtractError(
-                f"{where}: TLS handshake failed ({type(error).__name__}). Check the base URL "
-                "and the system's CA certificates."
-            ) from error
-        except (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema,
-        ) as error:
-            raise ConfigError(
-                f"{where}: not a usable URL ({type(error).__name__}). Check the base URL "
-                "settings in .env (each *_BASE_URL must start with http:// or https://)."
-            ) from error
-        except RETRIABLE_EXCEPTIONS as error:
-            self.stats.add(requests=1, errors=1)
-            failure = self._describe_exception(error)
-            logger.debug("%s -> %s (attempt %d)", where, failure, attempt)
-            return failure
-        status = response.status_code
+            return self._no_response(where, attempt, str(error))
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            return self._failed(where, attempt, error, reading=True)
+        status = raw.status
         self.stats.add(
             requests=1,
-            bytes_received=size,
+            bytes_received=len(content),
             http_429=int(status == 429),
             http_5xx=int(500 <= status <= 599),
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("%s -> %d in %.0f ms (attempt %d)", where, status, elapsed_ms, attempt)
-        return response
+        return HttpResponse(status, raw.reason or "", raw.headers, content, url, sent)
 
-    def _count_path(self, url: str) -> None:
-        path = urlsplit(url).path
-        with self._sessions_lock:
+    def _failed(self, where: str, attempt: int, error: Exception, reading: bool) -> str:
+        """Why an attempt got no (complete) answer, for a retry; raise when retrying is futile:
+        FatalExtractError for TLS (a certificate problem does not heal) and an undecodable body,
+        ConfigError for a URL urllib3 cannot parse."""
+        if isinstance(error, urllib3.exceptions.LocationValueError):
+            raise unusable_url(where, "InvalidURL") from error
+        if isinstance(error, urllib3.exceptions.SSLError):
+            self.stats.add(requests=1, errors=1)
+            raise FatalExtractError(
+                f"{where}: TLS handshake failed ({type(error).__name__}). Check the base URL "
+                "and the system's CA certificates."
+            ) from error
+        if isinstance(error, urllib3.exceptions.DecodeError):
+            self.stats.add(requests=1, errors=1)
+            raise FatalExtractError(
+                f"{where}: the body could not be decoded ({type(error).__name__}: its "
+                "Content-Encoding does not match its bytes)."
+            ) from error
+        if isinstance(error, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+            error, urllib3.exceptions.NewConnectionError
+        ):
+            failure = f"connect timeout after {self.policy.timeout_s[0]} s"
+        elif isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            failure = f"no response within {self.policy.timeout_s[1]} s (read timeout)"
+        elif reading:
+            failure = "connection broke while reading the response"
+        else:
+            failure = "connection failed (refused, reset or DNS)"
+        return self._no_response(where, attempt, failure)
+
+    def _headers(self, given: Mapping[str, str]) -> dict[str, str]:
+        """The defaults (User-Agent, Accept, Accept-Encoding) overridden by ``given``, whatever
+        the case of its names (a plain dict: HTTPHeaderDict costs more than it saves here)."""
+        sent = dict(self._default_headers)
+        for name, value in given.items():
+            default = _DEFAULT_NAMES.get(name.lower())
+            if default is not None:
+                del sent[default]
+            sent[name] = value
+        return sent
+
+    def _no_response(self, where: str, attempt: int, failure: str) -> str:
+        """Count an attempt that got no (complete) answer; return why, for a retry."""
+        self.stats.add(requests=1, errors=1)
+        logger.debug("%s -> %s (attempt %d)", where, failure, attempt)
+        return failure
+
+    def _count_path(self, path: str) -> None:
+        with self._lock:
             self.requests_by_path[path] = self.requests_by_path.get(path, 0) + 1
 
-    def _read_body(self, response: requests.Response, deadline: float) -> int:
-        """Read the whole body before ``deadline`` (perf_counter); return its size in bytes.
+    def _read_body(self, raw: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+        """The whole (decoded) body, read before ``deadline`` (perf_counter).
 
         ``read1`` returns whatever has arrived (at most one socket read, bounded by the read
         timeout), so the deadline is checked however slowly the bytes come; a plain
-        ``read(n)`` would wait for all ``n`` bytes."""
-        raw = response.raw
+        ``read(n)`` would wait for all ``n`` bytes. A failed read closes the connection (it
+        still holds the rest of the answer: never reuse it); a complete one goes back to the
+        pool."""
         chunks: list[bytes] = []
         try:
             while True:
@@ -491,23 +596,12 @@ class HttpClient(Closing):
                         f"no complete response within {self.policy.deadline_s:g} s "
                         "(total deadline; the body arrived too slowly)"
                     )
-        except ResponseDeadlineError:
-            response.close()  # the connection still holds the rest: never reuse it
+        except BaseException:
+            raw.close()
+            raw.release_conn()
             raise
-        except urllib3.exceptions.ReadTimeoutError as error:
-            response.close()
-            raise requests.exceptions.ReadTimeout(str(error)) from error
-        except urllib3.exceptions.ProtocolError as error:
-            response.close()
-            raise requests.exceptions.ChunkedEncodingError(str(error)) from error
-        except urllib3.exceptions.DecodeError as error:
-            response.close()
-            raise requests.exceptions.ContentDecodingError(str(error)) from error
-        # What requests does itself when not streaming; the connection goes back to the pool.
-        response._content = b"".join(chunks)
-        response._content_consumed = True
         raw.release_conn()
-        return len(response._content)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _pace(self, pacer: RateLimitPacer | None) -> None:
         if pacer is None:
@@ -521,7 +615,7 @@ class HttpClient(Closing):
         where: str,
         failure: str,
         retry_number: int,
-        response: requests.Response | None,
+        response: HttpResponse | None,
         pacer: RateLimitPacer | None,
     ) -> None:
         delay, reason = self._retry_delay(retry_number, response, pacer)
@@ -539,7 +633,7 @@ class HttpClient(Closing):
     def _retry_delay(
         self,
         retry_number: int,
-        response: requests.Response | None,
+        response: HttpResponse | None,
         pacer: RateLimitPacer | None,
     ) -> tuple[float, str]:
         """Delay before the next attempt and why: the server's word first, then backoff."""
@@ -559,20 +653,10 @@ class HttpClient(Closing):
         self.stats.add(wait_s=seconds)
         self._sleep(seconds)
 
-    def _excerpt(self, response: requests.Response) -> str:
+    def _excerpt(self, response: HttpResponse) -> str:
         text = " ".join(response.text[:BODY_EXCERPT_CHARS].split())
         extra = [s for s in (self._secrets() if self._secrets else []) if s]
         return repr(redact(text, extra))
-
-    def _describe_exception(self, error: Exception) -> str:
-        # The exception text of requests repeats the URL with its query; keep only the kind.
-        if isinstance(error, requests.ConnectTimeout):
-            return f"connect timeout after {self.policy.timeout_s[0]} s"
-        if isinstance(error, requests.ReadTimeout) or "Read timed out" in str(error):
-            return f"no response within {self.policy.timeout_s[1]} s (read timeout)"
-        if isinstance(error, requests.exceptions.ChunkedEncodingError):
-            return "connection broke while reading the response"
-        return "connection failed (refused, reset or DNS)"
 
     def _exhausted(self, where: str, attempts: int, last_failure: str) -> RetriableExtractError:
         return RetriableExtractError(

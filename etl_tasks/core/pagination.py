@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
+from etl_tasks.core.http_response import HttpResponse
 from etl_tasks.core.ratelimit import server_time
 from etl_tasks.errors import FatalExtractError
 
-FetchPage = Callable[[str | None], tuple[Any, requests.Response]]
+FetchPage = Callable[[str | None], tuple[Any, HttpResponse]]
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class Page:
     number: int  # 1-based
     data: list[dict[str, Any]]
     cursor: str | None  # cursor to the next page (None at the end)
-    response: requests.Response
+    response: HttpResponse
 
     @property
     def server_time(self) -> dt.datetime | None:

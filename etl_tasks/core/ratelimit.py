@@ -38,7 +38,7 @@ DEFAULT_MAX_WAIT_S = 65.0
 def server_time(headers: Mapping[str, str] | None) -> dt.datetime | None:
     """The server's clock from a ``Date`` header (aware UTC), or None when absent or unparsable.
 
-    Accepts a ``requests.Response`` too (anything with a ``headers`` mapping).
+    Accepts an ``HttpResponse`` too (anything with a ``headers`` mapping).
     """
     if headers is None:
         return None

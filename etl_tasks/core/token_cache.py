@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import requests
+from etl_tasks.core.http_response import HttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class CachedTokenAuth(ABC):
                 self._token = self._current(stale=None, check=token)
             return self._token.value
 
-    def refresh(self, response: requests.Response) -> None:
+    def refresh(self, response: HttpResponse) -> None:
         """Renew the token after a 401, unless another thread already did since that request."""
         sent = self.sent_token(response)
         with self._lock:
@@ -237,5 +237,5 @@ class CachedTokenAuth(ABC):
         """The headers that present the token on a request."""
 
     @abstractmethod
-    def sent_token(self, response: requests.Response) -> str:
+    def sent_token(self, response: HttpResponse) -> str:
         """The token the request behind ``response`` carried."""

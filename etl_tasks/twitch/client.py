@@ -42,12 +42,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from etl_tasks import config, config_sections
 from etl_tasks.core.closing import Closing
 from etl_tasks.core.fanout import ordered_map
 from etl_tasks.core.http import (
+    DEFAULT_POOL_SIZE,
     SYSTEM_CLOCKS,
     Clocks,
     CursorPaginator,
@@ -59,6 +58,7 @@ from etl_tasks.core.http import (
     decode_json,
     require_http_url,
 )
+from etl_tasks.core.http_response import HttpResponse
 from etl_tasks.core.ratelimit import RateLimitStateStore
 from etl_tasks.core.ratelimit_file import FileStateStore, SharedRateLimitPacer
 from etl_tasks.core.redact import redact
@@ -195,8 +195,8 @@ class AppTokenAuth(CachedTokenAuth):
         """Helix auth headers (A2): the token and the client it was minted for."""
         return {"Authorization": f"Bearer {self.token()}", "Client-Id": self.client_id}
 
-    def sent_token(self, response: requests.Response) -> str:
-        return (response.request.headers.get("Authorization") or "").split(" ", 1)[-1]
+    def sent_token(self, response: HttpResponse) -> str:
+        return (response.request_headers.get("Authorization") or "").split(" ", 1)[-1]
 
     def fetch(self) -> tuple[str, float]:
         form = {
@@ -229,7 +229,7 @@ class AppTokenAuth(CachedTokenAuth):
         logger.info("obtained a Twitch app access token (valid %d s)", int(lifetime))
         return token, float(lifetime)
 
-    def _error_message(self, response: requests.Response) -> str:
+    def _error_message(self, response: HttpResponse) -> str:
         """The ``message`` of an id.twitch.tv error body (A1), redacted and short."""
         try:
             body = response.json()
@@ -249,12 +249,12 @@ class _OAuthSchemeAuth:
     def headers(self) -> Mapping[str, str]:
         return {"Authorization": f"OAuth {self._inner.token()}"}
 
-    def refresh(self, response: requests.Response) -> None:
+    def refresh(self, response: HttpResponse) -> None:
         self._inner.refresh(response)
 
 
 class TwitchClient(Closing):
-    """Helix endpoints the pipeline needs (A5), over one HTTP session with shared pacing."""
+    """Helix endpoints the pipeline needs (A5), over one pooled HTTP client with shared pacing."""
 
     def __init__(
         self,
@@ -279,20 +279,22 @@ class TwitchClient(Closing):
         self.auth_base_url = require_http_url("TWITCH_AUTH_BASE_URL", auth_base_url)
         self.api_base_url = require_http_url("TWITCH_API_BASE_URL", api_base_url)
         rng = clocks.rng or random.Random()
-        self.http = HttpClient(
-            policy,
-            stats=stats,
-            secrets=lambda: self.auth.secrets(),
-            sleep=clocks.sleep,
-            clock=clocks.clock,
-            rng=rng,
-        )
         if concurrency < 1:
             raise ConfigError(
                 f"Twitch concurrency must be at least 1, got {concurrency}; fix [twitch] "
                 "concurrency in luigi.cfg."
             )
         self.concurrency = concurrency
+        self.http = HttpClient(
+            policy,
+            stats=stats,
+            secrets=lambda: self.auth.secrets(),
+            # A kept connection for each thread in flight: none opens and drops one per call.
+            pool_size=max(concurrency, DEFAULT_POOL_SIZE),
+            sleep=clocks.sleep,
+            clock=clocks.clock,
+            rng=rng,
+        )
         self.auth = AppTokenAuth(
             self.http,
             self.auth_base_url,
@@ -370,7 +372,7 @@ class TwitchClient(Closing):
         return sum(c for p, c in self.http.requests_by_path.items() if p.startswith(base + "/"))
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the pooled HTTP connections."""
         self.http.close()
 
     # --- endpoints -------------------------------------------------------------------------------
@@ -591,7 +593,7 @@ class TwitchClient(Closing):
 
         return ordered_map(fetch, chunked(ids), self.concurrency)
 
-    def _get(self, path: str, params: Sequence[tuple[str, str]]) -> tuple[Any, requests.Response]:
+    def _get(self, path: str, params: Sequence[tuple[str, str]]) -> tuple[Any, HttpResponse]:
         return self.http.get_json(
             f"{self.api_base_url}{path}", params=params, auth=self.auth, pacer=self.pacer
         )
@@ -605,7 +607,7 @@ class TwitchClient(Closing):
     ) -> CursorPaginator:
         base = [*params, ("first", str(first))]
 
-        def fetch(cursor: str | None) -> tuple[Any, requests.Response]:
+        def fetch(cursor: str | None) -> tuple[Any, HttpResponse]:
             return self._get(path, base if cursor is None else [*base, ("after", cursor)])
 
         return CursorPaginator(fetch, path, max_pages=max_pages or None)

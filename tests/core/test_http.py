@@ -22,6 +22,7 @@ import requests
 from etl_tasks.core.http import (
     CursorPaginator,
     HttpClient,
+    HttpResponse,
     HttpStats,
     RateLimitPacer,
     RetryPolicy,
@@ -99,7 +100,7 @@ class CountingAuth:
     def headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer token-{self.token}"}
 
-    def refresh(self, response: requests.Response) -> None:
+    def refresh(self, response: HttpResponse) -> None:
         self.refreshes += 1
         self.token += 1
 
@@ -511,25 +512,27 @@ def test_deadline_comes_from_the_http_section():
     assert RetryPolicy.from_http_section(Section()).deadline_s == 42.0
 
 
-def test_each_thread_gets_its_own_session(server, clock):
+def test_threads_share_the_pool_and_reuse_its_connections(server, clock):
     import threading
 
     server.always("/x", Reply(200, json={"ok": True}))
-    client = make_client(clock)
-    sessions: list[int] = []
+    client = HttpClient(RetryPolicy(max_retries=0), pool_size=3)
+    start = threading.Barrier(3)
 
-    def call() -> None:
-        client.get_json(f"{server.url}/x")
-        sessions.append(id(client.session))
+    def calls() -> None:
+        start.wait()
+        for _ in range(5):
+            client.get_json(f"{server.url}/x")
 
-    threads = [threading.Thread(target=call) for _ in range(3)]
+    threads = [threading.Thread(target=calls) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    assert len(set(sessions)) == 3
-    assert client.requests_by_path == {"/x": 3}
+    assert client.requests_by_path == {"/x": 15}
+    # 15 calls on 3 threads: at most one connection per thread, each kept for the next call.
+    assert 1 <= client._direct.connection_from_url(server.url).num_connections <= 3
     client.close()
 
 
@@ -573,3 +576,46 @@ def test_the_query_is_encoded_as_requests_encodes_it_and_arrives_intact(
         if item is not None
     ]
     assert server.requests_to("/q")[-1].query == expected
+
+
+# --- transport (urllib3): what requests used to do for us -------------------------------------
+
+
+def test_a_gzip_body_is_decoded_and_counted_as_received(server):
+    import gzip
+
+    server.script("/z", Reply(200, body=gzip.compress(b'{"data": [1, 2]}'),
+                             headers={"Content-Encoding": "gzip"}))
+    with HttpClient(RetryPolicy(max_retries=0), user_agent="etl_tasks-test") as client:
+        body, response = client.get_json(f"{server.url}/z")
+
+    assert body == {"data": [1, 2]} and response.headers["content-encoding"] == "gzip"
+    sent = server.requests[0]
+    assert "gzip" in (sent.header("Accept-Encoding") or "")
+    assert sent.header("User-Agent") == "etl_tasks-test"
+
+
+def test_a_redirect_is_followed_as_requests_did(server):
+    server.script("/old", Reply(302, headers={"Location": f"{server.url}/new"}))
+    server.script("/new", Reply(200, json={"moved": True}))
+    with HttpClient(RetryPolicy(max_retries=0)) as client:
+        body, response = client.get_json(f"{server.url}/old")
+
+    assert body == {"moved": True} and response.status_code == 200
+    assert [r.path for r in server.requests] == ["/old", "/new"]
+
+
+def test_a_proxied_host_goes_through_the_proxy_of_the_environment(server, monkeypatch):
+    # The scripted server plays the forward proxy: it receives the absolute URL of the host.
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.script("/helix/users", Reply(200, json={"data": []}))
+    with HttpClient(RetryPolicy(max_retries=0)) as client:
+        body, response = client.get_json("http://api.example.invalid/helix/users",
+                                         params=[("id", "1")])
+
+    assert body == {"data": []}
+    assert server.requests[0].header("Host") == "api.example.invalid"
+    assert server.requests[0].query == [("id", "1")]
+    assert response.request_headers["User-Agent"] == "etl_tasks"

@@ -202,7 +202,7 @@ class TwitchDataset:
         # Big enough for every live user of a ~1M-record day (~160,000 streams), whose Get Users
         # calls follow the streams walk: a smaller cache regenerated every one of them.
         self.user = lru_cache(maxsize=USER_CACHE_SIZE)(self._user)
-        self._scan_cache: OrderedDict[tuple[Any, ...], list[Item]] = OrderedDict()
+        self._scan_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._scan_lock = threading.Lock()
 
     # ----- games ------------------------------------------------------------------------------
@@ -344,20 +344,30 @@ class TwitchDataset:
         if not filters:
             return snapshot
         key = ("streams", snapshot.minute, filters)
-        with self._scan_lock:
-            cached = self._scan_cache.get(key)
-            if cached is not None:
-                self._scan_cache.move_to_end(key)
-                return cached  # type: ignore[return-value]
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
         mask = np.ones(len(snapshot), dtype=bool)
         for column, indexes in filters:
             mask &= np.isin(getattr(snapshot, column), np.array(indexes, dtype=np.int64))
         selected = snapshot if mask.all() else snapshot.select(mask)
+        self._remember(key, selected)
+        return selected
+
+    def _cached(self, key: tuple[Any, ...]) -> Any:
+        """A remembered game scan or stream selection (None when not kept)."""
         with self._scan_lock:
-            self._scan_cache[key] = selected  # type: ignore[assignment]
+            found = self._scan_cache.get(key)
+            if found is not None:
+                self._scan_cache.move_to_end(key)
+            return found
+
+    def _remember(self, key: tuple[Any, ...], value: Any) -> None:
+        """Keep ``value`` under ``key``, forgetting the least recently used beyond the limit."""
+        with self._scan_lock:
+            self._scan_cache[key] = value
             while len(self._scan_cache) > SCAN_CACHE_SIZE:
                 self._scan_cache.popitem(last=False)
-        return selected
 
     def stream(self, index: int, day: int, viewers: int) -> dict[str, Any]:
         """Get Streams object of the broadcast of user ``index`` on ``day``."""
@@ -683,10 +693,9 @@ class TwitchDataset:
         """Videos or clips of category ``game`` accepted by ``accept``, scanning users in index
         order until ``cap`` are found (Helix only exposes that many). Cached per minute."""
         key = (kind, game, minute_of(now_ts), *cache_key)
-        with self._scan_lock:
-            if key in self._scan_cache:
-                self._scan_cache.move_to_end(key)
-                return self._scan_cache[key]
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
         found: list[Item] = []
         source = self.video_items if kind == "video" else self.clip_items
         for index in range(min(self.user_count, GAME_SCAN_USERS)):
@@ -695,10 +704,7 @@ class TwitchDataset:
             if len(found) >= cap:
                 break
         found = found[:cap]
-        with self._scan_lock:
-            self._scan_cache[key] = found
-            while len(self._scan_cache) > SCAN_CACHE_SIZE:
-                self._scan_cache.popitem(last=False)
+        self._remember(key, found)
         return found
 
     def language_index(self, code: str) -> int | None:

@@ -50,7 +50,6 @@ import pymysql
 from etl_tasks.errors import LoadError
 from etl_tasks.warehouse.csv_stream import csv_chunks
 from etl_tasks.warehouse.ddl import key_columns
-from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.peek import mysql_address
@@ -100,10 +99,6 @@ class MySQLWarehouse(SqlWarehouse):
     dialect = "mysql"
     inline_indexes = True
     uses_scratch = True
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.last_sort_strategy = ""  # how the last load ordered its rows (logs, tests)
 
     def _connect(self) -> Any:
         try:
@@ -198,10 +193,7 @@ class MySQLWarehouse(SqlWarehouse):
 
     def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
         # Arrow allocates from jemalloc here: ParquetSource switched the pool for every load.
-        rows = SortedRows(
-            source, table.primary_key, self.sort_budget_bytes, source.scratch_directory
-        )
-        self.last_sort_strategy = rows.strategy
+        rows = self._sorted_rows(table, source)
         constant = self._constant_column(table, source)
         try:
             rendered = (render_batch(batch, table, MYSQL) for batch in rows.batches())

@@ -34,7 +34,6 @@ from typing import Any
 import psycopg2
 
 from etl_tasks.warehouse.csv_stream import COPY_READ_BYTES, ChunkReader
-from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.pg_binary import copy_chunks
@@ -59,10 +58,6 @@ class PostgresWarehouse(SqlWarehouse):
 
     dialect = "postgresql"
     uses_scratch = True  # the key sort's spilled runs
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.last_sort_strategy = ""  # how the last load ordered its rows (logs, tests)
 
     def _connect(self) -> Any:
         url = self.url.replace("postgres://", "postgresql://", 1)
@@ -126,12 +121,7 @@ class PostgresWarehouse(SqlWarehouse):
 
     def _bulk_load(self, cursor: Any, table: TableSpec, target: str, source: ParquetSource) -> int:
         guard = self._watchdog
-        if guard is not None:
-            guard.idle()  # the key sort's first pass is client work, not an awaited answer
-        rows = SortedRows(
-            source, table.primary_key, self.sort_budget_bytes, source.scratch_directory
-        )
-        self.last_sort_strategy = rows.strategy
+        rows = self._sorted_rows(table, source)
         with (
             contextlib.closing(rows),
             Prefetch(copy_chunks(rows.batches(), table), name="copy-encode") as chunks,

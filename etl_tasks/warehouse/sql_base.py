@@ -36,6 +36,7 @@ from etl_tasks.warehouse.ddl import (
     table_indexes,
 )
 from etl_tasks.warehouse.interface import LoadMarker, Warehouse
+from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import TableSpec
 from etl_tasks.warehouse.parquet_source import DEFAULT_BATCH_ROWS, ParquetSource
 from etl_tasks.warehouse.peek import URL_HINT as URL_HINT  # re-exported for the backends
@@ -75,6 +76,20 @@ class SqlWarehouse(Warehouse):
         self.sort_budget_bytes = sort_budget_bytes or self.settings.sort_budget_bytes
         self._connection: Any = None
         self._watchdog: Watchdog | None = None  # guards the current transaction, if any
+        self.last_sort_strategy = ""  # how the last load ordered its rows (logs, tests)
+
+    def _sorted_rows(self, table: TableSpec, source: ParquetSource) -> SortedRows:
+        """``source``'s rows in primary-key order, within the sort budget (runs spilled to the
+        load's scratch directory). The sort's first pass reads the whole file before the first
+        row is sent: that is client work, not an awaited answer, so the watchdog sets no limit
+        until the load switches it again."""
+        if self._watchdog is not None:
+            self._watchdog.idle()
+        rows = SortedRows(
+            source, table.primary_key, self.sort_budget_bytes, source.scratch_directory
+        )
+        self.last_sort_strategy = rows.strategy
+        return rows
 
     # ---- hooks -------------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from etl_tasks.warehouse.key_sort import SortedRows
 from etl_tasks.warehouse.model import DECIMAL_TYPE, TableSpec
 from etl_tasks.warehouse.parquet_source import ParquetSource
 from etl_tasks.warehouse.peek import sqlite_path as sqlite_path  # re-exported
@@ -117,9 +116,7 @@ class SQLiteWarehouse(SqlWarehouse):
             f"VALUES ({self._placeholders(len(table.columns))})"
         )
         loaded = 0
-        rows = SortedRows(
-            source, table.primary_key, self.sort_budget_bytes, source.scratch_directory
-        )
+        rows = self._sorted_rows(table, source)
         try:
             for batch in rows.batches():
                 cursor.executemany(insert, sqlite_rows(render_batch(batch, table, SQLITE)))
